@@ -10,7 +10,10 @@ totals are sums of rounded figures. So, for every document:
 
 Prices entered with VAT included are converted to net amounts per VAT category, choosing the net
 amount whose VAT brings the category back to the gross the user entered whenever such an amount
-exists, and spreading it over the lines so that they add up exactly.
+exists, and spreading it over the lines so that they add up exactly. When no such net amount exists
+(10.00 at 21%: 8.26 + 1.73 = 9.99, 8.27 + 1.74 = 10.01), the category's VAT is gross - net, one cent
+from round(net x rate): the total stays what the customer paid, and ANAF's rules (BR-CO-17, BR-S-09)
+accept VAT amounts within 1.00 of the product. See docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ class Line:
     warehouse: str | None = None
     discount_items: int | None = None
     discount_percentage: Decimal | None = None
+    gross_amount: Decimal | None = None  # the VAT-included amount the user entered, when there is one
 
     @property
     def vat_amount(self) -> Decimal:
@@ -217,11 +221,13 @@ def compute_lines(
             included_groups.setdefault(key, []).append(idx)
         else:
             nets[idx] = round_to(item.quantity * price, n)
+    line_gross: dict[int, Decimal] = {}
     for (_, pct), members in included_groups.items():
         grosses = [round_to(priced[i][0].quantity * priced[i][1], n) for i in members]
         group_net = _fit_net_to_gross(sum(grosses, ZERO), pct / 100, n)
-        for i, part in zip(members, split_proportionally(group_net, grosses, n), strict=True):
+        for i, part, gross in zip(members, split_proportionally(group_net, grosses, n), grosses, strict=True):
             nets[i] = part
+            line_gross[i] = gross
 
     # 3. assemble in the user's order, applying discounts to the entries above them
     lines: list[Line] = []
@@ -256,6 +262,7 @@ def compute_lines(
                     translated_name=item.translated_name,
                     translated_unit=item.translated_unit,
                     warehouse=item.warehouse,
+                    gross_amount=line_gross.get(idx),
                 )
             )
         else:
@@ -296,8 +303,11 @@ def _discount_line(item: DiscountInput, position: int, above: list[Line], *, n: 
             raise DomainError("discountValue trebuie specificat pentru fiecare produs de tip discount")
         if item.tax_included and pct:
             amount = round_to(magnitude / (1 + pct / 100), n)
+            gross = -round_to(magnitude, n)
         else:
             amount = round_to(magnitude, n)
+    if not (item.percentage is None and item.tax_included and pct):
+        gross = None
     if amount > base:
         raise DomainError(f"Discountul '{item.name}' depaseste valoarea produselor la care se aplica.")
     return Line(
@@ -318,6 +328,7 @@ def _discount_line(item: DiscountInput, position: int, above: list[Line], *, n: 
         translated_unit=item.translated_unit,
         discount_items=count,
         discount_percentage=item.percentage,
+        gross_amount=gross,
     )
 
 
@@ -332,6 +343,12 @@ def summarize(lines: list[Line], *, currency: str, exchange_rate: Decimal | None
     for (category, pct, reason), members in groups.items():
         taxable = sum((m.net_amount for m in members), ZERO)
         tax = round_to(taxable * pct / 100, n)
+        if pct and all(m.gross_amount is not None for m in members):
+            # VAT-included prices: keep the gross the customer pays when the strict VAT misses it by a
+            # cent (no net amount reproduces it); ANAF's BR-CO-17/BR-S-09 accept up to 1.00 off.
+            kept = sum((m.gross_amount for m in members), ZERO) - taxable  # type: ignore[misc]
+            if abs(kept - tax) <= Decimal(1).scaleb(-n):
+                tax = kept
         breakdown.append(
             VatSubtotal(
                 category=category,
@@ -365,7 +382,15 @@ def summarize(lines: list[Line], *, currency: str, exchange_rate: Decimal | None
 
 def negate(lines: list[Line]) -> list[Line]:
     """The lines of a storno: quantities and amounts negated, unit prices kept positive."""
-    return [replace(ln, quantity=-ln.quantity, net_amount=-ln.net_amount) for ln in lines]
+    return [
+        replace(
+            ln,
+            quantity=-ln.quantity,
+            net_amount=-ln.net_amount,
+            gross_amount=None if ln.gross_amount is None else -ln.gross_amount,
+        )
+        for ln in lines
+    ]
 
 
 @dataclass(frozen=True)

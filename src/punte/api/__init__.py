@@ -1,0 +1,1 @@
+"""FastAPI application: SmartBill-compatible routes. Validation and orchestration only."""

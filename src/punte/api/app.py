@@ -1,0 +1,87 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from punte import __version__
+from punte.config import Settings, get_settings
+from punte.store.db import Database
+from punte.store.migrate import upgrade
+
+from .context import ApiError, AuthCache, basic_credentials, error_response
+from .ratelimit import RateLimiter
+from .smartbill_routes import router as smartbill_router
+from .views import router as views_router
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None, migrate: bool = True) -> FastAPI:
+    """Build the app. ``migrate`` runs Alembic at start (the embedded mode does)."""
+    settings = settings or get_settings()
+    database = db or Database(settings.resolved_database_url(), busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            database.dispose()
+
+    if migrate:
+        upgrade(database.url)
+
+    app = FastAPI(
+        title="punte",
+        version=__version__,
+        description="Self-hosted, SmartBill-compatible invoicing API with RO e-Factura.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.secret_key = settings.resolved_secret_key()
+    app.state.auth_cache = AuthCache()
+    app.state.limiter = RateLimiter(
+        settings.rate_limit_calls, settings.rate_limit_window_seconds, settings.rate_limit_block_seconds
+    )
+
+    @app.middleware("http")
+    async def rate_limit(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if not request.url.path.startswith("/SBORO/"):
+            return await call_next(request)
+        creds = basic_credentials(request)
+        key = f"user:{creds[0].strip().lower()}" if creds else f"ip:{request.client.host if request.client else '-'}"
+        verdict = app.state.limiter.hit(key)
+        if not verdict.allowed:
+            response: Response = error_response(
+                403, "Ati depasit numarul de apeluri permise. Accesul este blocat temporar."
+            )
+        else:
+            response = await call_next(request)
+        response.headers["X-RateLimit-Limit"] = str(verdict.limit)
+        response.headers["X-RateLimit-Remaining"] = str(verdict.remaining)
+        response.headers["X-RateLimit-Reset"] = str(verdict.reset)
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.text, exc.shape)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(400, f"Cerere invalida: {exc.errors()[:3]}")
+
+    @app.exception_handler(405)
+    async def method_not_allowed(_request: Request, _exc: Exception) -> JSONResponse:
+        return error_response(405, "Metoda HTTP nu este permisa pentru aceasta adresa.")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(smartbill_router)
+    app.include_router(views_router)
+    return app

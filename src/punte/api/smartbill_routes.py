@@ -1,0 +1,237 @@
+"""SmartBill-compatible routes under ``/SBORO/api``: same paths, bodies, answers and error texts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from punte.services import companies as companies_svc
+from punte.services import operations
+from punte.services.issuing import Issued, create_document, issue_draft
+from punte.smartbill.wire import (
+    DocumentAnswer,
+    DocumentAnswerV2,
+    EstimateRequest,
+    InvoiceRequest,
+    MeasuringUnitsAnswer,
+    PaymentStatusAnswer,
+    ReverseRequest,
+    SeriesAnswer,
+    SeriesItem,
+    TaxAnswer,
+    TaxItem,
+)
+from punte.store.models import Company, Document
+
+from .context import ApiError, authenticate, authorize, json_body, run_read, run_write
+
+router = APIRouter(prefix="/SBORO/api", tags=["SmartBill-compatible"])
+
+V1: dict[str, Any] = {"number": "", "series": "", "url": ""}
+V2: dict[str, Any] = {**V1, "documentId": -1, "documentUrl": "", "documentViewUrl": ""}
+COMPANY_MISSING = "CIF-ul firmei ('companyVatCode') trebuie specificat"
+CIF_MISSING = "Ciful firmei trebuie specificat!"
+
+
+def _series_param(request: Request) -> str | None:
+    q = request.query_params
+    return q.get("seriesName") or q.get("seriesname") or q.get("seriesName".lower())
+
+
+def _view_url(request: Request, doc: Document) -> str:
+    return f"{request.app.state.settings.public_url.rstrip('/')}/view/{doc.view_token}"
+
+
+def _answer(request: Request, issued: Issued, *, v2: bool) -> dict[str, Any]:
+    doc = issued.document
+    model: DocumentAnswer
+    if v2:
+        model = DocumentAnswerV2(
+            number=doc.number_text or "",
+            series=doc.series_name,
+            url=issued.payment_url,
+            documentId=doc.id,
+            documentUrl="",
+            documentViewUrl=_view_url(request, doc),
+        )
+    else:
+        model = DocumentAnswer(number=doc.number_text or "", series=doc.series_name, url=issued.payment_url)
+    return model.model_dump(mode="json")
+
+
+async def _create(request: Request, kind: str, *, v2: bool) -> JSONResponse:
+    shape = V2 if v2 else V1
+    caller = authenticate(request)
+    model = InvoiceRequest if kind == "invoice" else EstimateRequest
+    req, raw = await json_body(request, model, shape)
+    cif = authorize(caller, req.companyVatCode, COMPANY_MISSING, shape)
+
+    def op(session: Session, company: Company) -> dict[str, Any]:
+        issued = create_document(session, company, req, kind=kind, actor=caller.email)
+        return _answer(request, issued, v2=v2)
+
+    return run_write(request, caller, cif, raw, op, shape)
+
+
+@router.post("/invoice", summary="Emitere factura")
+async def create_invoice(request: Request) -> JSONResponse:
+    return await _create(request, "invoice", v2=False)
+
+
+@router.post("/invoice/v2", summary="Emitere factura (raspuns cu documentId si documentViewUrl)")
+async def create_invoice_v2(request: Request) -> JSONResponse:
+    return await _create(request, "invoice", v2=True)
+
+
+@router.post("/estimate", summary="Emitere proforma")
+async def create_estimate(request: Request) -> JSONResponse:
+    return await _create(request, "proforma", v2=False)
+
+
+@router.post("/estimate/v2", summary="Emitere proforma (raspuns v2)")
+async def create_estimate_v2(request: Request) -> JSONResponse:
+    return await _create(request, "proforma", v2=True)
+
+
+@router.post("/invoice/reverse", summary="Stornare factura")
+async def reverse_invoice(request: Request) -> JSONResponse:
+    caller = authenticate(request)
+    req, raw = await json_body(request, ReverseRequest, V2)
+    cif = authorize(
+        caller, req.companyVatCode,
+        "Firma la care incercati sa va conectati nu mai este disponibila in Cloud.", V2,
+    )
+
+    def op(session: Session, company: Company) -> dict[str, Any]:
+        storno = operations.reverse_invoice(
+            session, company, req.seriesName, req.number, req.issueDate, actor=caller.email
+        )
+        return _answer(request, Issued(storno), v2=True)
+
+    return run_write(request, caller, cif, raw, op, V2)
+
+
+def _state_change(request: Request, kind: str, action: str) -> JSONResponse:
+    caller = authenticate(request)
+    cif = authorize(caller, request.query_params.get("cif"), CIF_MISSING, V1)
+    series, number = _series_param(request), request.query_params.get("number")
+    raw = f"{action}|{series}|{number}".encode()
+
+    def op(session: Session, company: Company) -> dict[str, Any]:
+        if action == "delete":
+            operations.delete_document(session, company, kind, series, number, actor=caller.email)
+            return DocumentAnswer(number=number or "", series=series or "").model_dump(mode="json")
+        fn = operations.cancel_document if action == "cancel" else operations.restore_document
+        doc = fn(session, company, kind, series, number, actor=caller.email)
+        return DocumentAnswer(number=doc.number_text or "", series=doc.series_name).model_dump(mode="json")
+
+    return run_write(request, caller, cif, raw, op, V1)
+
+
+@router.put("/invoice/cancel", summary="Anulare factura")
+def cancel_invoice(request: Request) -> JSONResponse:
+    return _state_change(request, "invoice", "cancel")
+
+
+@router.put("/invoice/restore", summary="Restaurare factura anulata")
+def restore_invoice(request: Request) -> JSONResponse:
+    return _state_change(request, "invoice", "restore")
+
+
+@router.delete("/invoice", summary="Stergere factura (doar ultima din serie)")
+def delete_invoice(request: Request) -> JSONResponse:
+    return _state_change(request, "invoice", "delete")
+
+
+@router.put("/estimate/cancel", summary="Anulare proforma")
+def cancel_estimate(request: Request) -> JSONResponse:
+    return _state_change(request, "proforma", "cancel")
+
+
+@router.put("/estimate/restore", summary="Restaurare proforma anulata")
+def restore_estimate(request: Request) -> JSONResponse:
+    return _state_change(request, "proforma", "restore")
+
+
+@router.delete("/estimate", summary="Stergere proforma (doar ultima din serie)")
+def delete_estimate(request: Request) -> JSONResponse:
+    return _state_change(request, "proforma", "delete")
+
+
+@router.put("/invoice/issue", summary="Emitere ciorna (extensie punte)")
+def issue_draft_route(request: Request) -> JSONResponse:
+    """Give a draft (``isDraft``) its number. punte extension; SmartBill does this in its web interface."""
+    caller = authenticate(request)
+    cif = authorize(caller, request.query_params.get("cif"), CIF_MISSING, V2)
+    raw_id = request.query_params.get("documentId", "")
+    if not raw_id.isdigit():
+        raise ApiError(400, "documentId trebuie specificat.", V2)
+
+    def op(session: Session, company: Company) -> dict[str, Any]:
+        doc = session.get(Document, int(raw_id))
+        if doc is None or doc.company_id != company.id:
+            raise ApiError(400, f"Documentul {raw_id} nu a fost gasit!", V2)
+        issue_draft(session, company, doc, actor=caller.email)
+        return _answer(request, Issued(doc), v2=True)
+
+    return run_write(request, caller, cif, f"issue|{raw_id}".encode(), op, V2)
+
+
+@router.get("/invoice/paymentstatus", summary="Stare incasare factura")
+def invoice_payment_status(request: Request) -> JSONResponse:
+    caller = authenticate(request)
+    cif = authorize(caller, request.query_params.get("cif"), CIF_MISSING)
+    series, number = _series_param(request), request.query_params.get("number")
+
+    def op(session: Session, company: Company) -> dict[str, Any]:
+        doc, paid = operations.payment_status(session, company, series, number)
+        unpaid = doc.gross_total - paid
+        return PaymentStatusAnswer(
+            number=doc.number_text or "", series=doc.series_name, invoiceTotalAmount=doc.gross_total,
+            paidAmount=paid, unpaidAmount=unpaid, paid=unpaid <= 0,
+        ).model_dump(mode="json")
+
+    return JSONResponse(run_read(request, cif, op, {}))
+
+
+@router.get("/series", summary="Interogare serii documente")
+def list_series(request: Request) -> JSONResponse:
+    caller = authenticate(request)
+    cif = authorize(caller, request.query_params.get("cif"), CIF_MISSING)
+    type_ = request.query_params.get("type") or None
+
+    def op(session: Session, company: Company) -> dict[str, Any]:
+        rows = companies_svc.list_series(session, company, type_)
+        items = [SeriesItem(name=s.name, nextNumber=s.format(s.next_number), type=s.type) for s in rows]
+        return SeriesAnswer(list=items).model_dump(mode="json")
+
+    return JSONResponse(run_read(request, cif, op, {}))
+
+
+@router.get("/tax", summary="Interogare cote TVA")
+def list_taxes(request: Request) -> JSONResponse:
+    caller = authenticate(request)
+    cif = authorize(caller, request.query_params.get("cif"), CIF_MISSING)
+
+    def op(session: Session, company: Company) -> dict[str, Any]:
+        from punte.services.issuing import today_in_romania
+
+        today = today_in_romania()
+        rates = [r for r in companies_svc.vat_rates(session, company.id) if r.valid_on(today)]
+        return TaxAnswer(taxes=[TaxItem(name=r.name, percentage=r.percentage) for r in rates]).model_dump(mode="json")
+
+    return JSONResponse(run_read(request, cif, op, {}))
+
+
+@router.get("/company/mu", summary="Unitati de masura")
+def list_units(request: Request) -> JSONResponse:
+    caller = authenticate(request)
+    cif = authorize(caller, request.query_params.get("cif"), CIF_MISSING)
+
+    def op(session: Session, company: Company) -> dict[str, Any]:
+        return MeasuringUnitsAnswer(mu=companies_svc.measuring_units(session, company)).model_dump(mode="json")
+
+    return JSONResponse(run_read(request, cif, op, {}))

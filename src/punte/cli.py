@@ -1,0 +1,180 @@
+"""The ``punte`` command line: what an operator needs before (and besides) the dashboard."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from punte.config import Settings, get_settings
+from punte.domain.errors import DomainError
+from punte.store.db import Database
+from punte.store.migrate import upgrade
+
+app = typer.Typer(
+    help="punte: payments to Romanian invoices and RO e-Factura.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+company_app = typer.Typer(help="Companies.", no_args_is_help=True)
+series_app = typer.Typer(help="Document series.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+tax_app = typer.Typer(help="VAT rates.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(company_app, name="company")
+app.add_typer(series_app, name="series")
+app.add_typer(token_app, name="token")
+app.add_typer(tax_app, name="tax")
+
+console = Console()
+err = Console(stderr=True)
+ACTOR = "cli"
+
+
+def _database(settings: Settings) -> Database:
+    url = settings.resolved_database_url()
+    upgrade(url)
+    return Database(url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+
+def _fail(text: str) -> None:
+    err.print(f"[red]Eroare:[/red] {text}")
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Start the API server (migrating the database first)."""
+    import uvicorn
+
+    from punte.api.app import create_app
+
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    application = create_app(settings)
+    console.print(f"punte on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    console.print(f"Database: {settings.resolved_database_url()}")
+    console.print(f"Data directory: {settings.data_dir.resolve()}")
+    console.print(
+        "Log in to the API with HTTP Basic 'e-mail:token'; create them with "
+        "'punte company add' and 'punte token add' (see README)."
+    )
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all database migrations."""
+    settings = get_settings()
+    upgrade(settings.resolved_database_url())
+    console.print("Database is up to date.")
+
+
+@company_app.command("add")
+def company_add(
+    cif: Annotated[str, typer.Option(help="CIF/CUI, with or without RO.")],
+    name: Annotated[str, typer.Option(help="Legal name.")],
+    vat_payer: Annotated[bool, typer.Option("--vat-payer/--no-vat-payer", help="Registered for VAT.")] = True,
+    vat_on_collection: Annotated[bool, typer.Option(help="Uses VAT on collection (TVA la incasare).")] = False,
+    address: Annotated[str | None, typer.Option()] = None,
+    city: Annotated[str | None, typer.Option()] = None,
+    county: Annotated[str | None, typer.Option()] = None,
+    country: Annotated[str, typer.Option()] = "Romania",
+    iban: Annotated[str | None, typer.Option()] = None,
+    bank: Annotated[str | None, typer.Option()] = None,
+    reg_com: Annotated[str | None, typer.Option(help="Trade register number (J12/345/2020).")] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    intra_cif: Annotated[str | None, typer.Option(help="Intra-community VAT id used with useIntraCif.")] = None,
+) -> None:
+    """Add a company with today's VAT rates and the usual measuring units."""
+    from punte.services.companies import CompanyData, add_company
+
+    db = _database(get_settings())
+    try:
+        with db.session(write=True) as session:
+            company = add_company(
+                session,
+                CompanyData(
+                    cif=cif, name=name, vat_payer=vat_payer, vat_on_collection=vat_on_collection, address=address,
+                    city=city, county=county, country=country, iban=iban, bank=bank, reg_com=reg_com, email=email,
+                    intra_cif=intra_cif,
+                ),
+                actor=ACTOR,
+            )
+            console.print(f"Company {company.name} (CIF {company.cif}) added.")
+    except DomainError as exc:
+        _fail(exc.text)
+
+
+@series_app.command("add")
+def series_add(
+    cif: Annotated[str, typer.Option()],
+    type: Annotated[str, typer.Option(help="f invoice, p proforma, c receipt.")],
+    name: Annotated[str, typer.Option(help="Series name, e.g. FCT.")],
+    next: Annotated[int, typer.Option(help="Next number to issue.")] = 1,
+    padding: Annotated[int, typer.Option(help="Digits of the printed number (0001).")] = 4,
+) -> None:
+    """Add a document series."""
+    from punte.services.companies import add_series, get_company
+
+    db = _database(get_settings())
+    try:
+        with db.session(write=True) as session:
+            company = get_company(session, cif)
+            s = add_series(session, company, type=type, name=name, next_number=next, padding=padding, actor=ACTOR)
+            console.print(f"Series {s.name} ({type}) added; next number {s.format(s.next_number)}.")
+    except DomainError as exc:
+        _fail(exc.text)
+
+
+@token_app.command("add")
+def token_add(
+    cif: Annotated[str, typer.Option()],
+    email: Annotated[str, typer.Option(help="The API user's e-mail (the HTTP Basic username).")],
+) -> None:
+    """Create an API token; the token is printed as the last line and never shown again."""
+    from punte.services.companies import add_token, get_company
+
+    settings = get_settings()
+    db = _database(settings)
+    try:
+        with db.session(write=True) as session:
+            company = get_company(session, cif)
+            token = add_token(session, company, email, secret_key=settings.resolved_secret_key(), actor=ACTOR)
+    except DomainError as exc:
+        _fail(exc.text)
+        return
+    console.print(f"API token for {email} on {company.name} (store it now, it is kept only hashed):")
+    sys.stdout.write(token + "\n")
+
+
+@tax_app.command("list")
+def tax_list(cif: Annotated[str, typer.Option()]) -> None:
+    """List the company's VAT rates and their validity."""
+    from punte.services.companies import get_company, vat_rates
+
+    db = _database(get_settings())
+    try:
+        with db.session() as session:
+            company = get_company(session, cif)
+            rates = vat_rates(session, company.id)
+    except DomainError as exc:
+        _fail(exc.text)
+        return
+    table = Table("name", "percentage", "category", "valid from", "valid to", "default")
+    for r in rates:
+        table.add_row(
+            r.name, format(r.percentage, "f"), r.category, str(r.valid_from or "-"), str(r.valid_to or "-"),
+            "yes" if r.is_default else "",
+        )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

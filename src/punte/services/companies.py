@@ -1,0 +1,237 @@
+"""Companies, their VAT status history, series, VAT rates, units and API tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from punte.crypto import hash_token, new_api_token
+from punte.domain.errors import DomainError, NotFound
+from punte.domain.identifiers import cif_digits, validate_cif
+from punte.domain.units import DEFAULT_UNITS
+from punte.domain.vat import VatRate, default_rates
+from punte.store.models import ApiToken, Company, MeasuringUnit, Series, VatRateRow, VatStatus
+
+from . import events
+
+SERIES_TYPES = {"f": "factura", "p": "proforma", "c": "chitanta"}
+COMPANY_GONE = "Firma la care incercati sa va conectati nu mai este disponibila in Cloud. Verificati ciful companiei."
+
+
+@dataclass(frozen=True)
+class CompanyData:
+    cif: str
+    name: str
+    vat_payer: bool = True
+    vat_on_collection: bool = False
+    reg_com: str | None = None
+    address: str | None = None
+    city: str | None = None
+    county: str | None = None
+    country: str = "Romania"
+    iban: str | None = None
+    bank: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    intra_cif: str | None = None
+    uses_product_codes: bool = False
+    vat_since: date | None = None
+
+
+def add_company(session: Session, data: CompanyData, *, actor: str) -> Company:
+    """Create a company with today's VAT rates (plus the historical ones) and the usual units."""
+    digits = validate_cif(data.cif)
+    if not data.name.strip():
+        raise DomainError("Numele firmei trebuie specificat.")
+    if session.scalar(select(Company).where(Company.cif == digits)) is not None:
+        raise DomainError(f"Firma cu CIF {digits} exista deja.")
+    company = Company(
+        cif=digits,
+        name=data.name.strip(),
+        reg_com=data.reg_com,
+        address=data.address,
+        city=data.city,
+        county=data.county,
+        country=data.country or "Romania",
+        iban=data.iban,
+        bank=data.bank,
+        email=data.email,
+        phone=data.phone,
+        intra_cif=data.intra_cif,
+        uses_product_codes=data.uses_product_codes,
+    )
+    session.add(company)
+    session.flush()
+    session.add(
+        VatStatus(
+            company_id=company.id,
+            vat_payer=data.vat_payer,
+            vat_on_collection=data.vat_on_collection and data.vat_payer,
+            effective_from=data.vat_since or date(1990, 1, 1),
+        )
+    )
+    for rate in default_rates():
+        session.add(
+            VatRateRow(
+                company_id=company.id,
+                name=rate.name,
+                percentage=rate.percentage,
+                category=rate.category,
+                valid_from=rate.valid_from,
+                valid_to=rate.valid_to,
+                exemption_reason=rate.exemption_reason,
+                is_default=rate.is_default,
+            )
+        )
+    for name, code in DEFAULT_UNITS.items():
+        session.add(MeasuringUnit(company_id=company.id, name=name, code=code))
+    events.record(
+        session,
+        company_id=company.id,
+        entity="company",
+        entity_id=company.id,
+        action="created",
+        actor=actor,
+        data={"cif": digits, "name": company.name, "vat_payer": data.vat_payer},
+    )
+    session.flush()
+    return company
+
+
+def get_company(session: Session, cif: str | None) -> Company:
+    digits = cif_digits(cif or "")
+    company = session.scalar(select(Company).where(Company.cif == digits)) if digits else None
+    if company is None:
+        raise NotFound(COMPANY_GONE)
+    return company
+
+
+def vat_status_on(company: Company, day: date) -> VatStatus:
+    """The VAT status in force on ``day`` (the latest change effective on or before it)."""
+    applicable = [s for s in company.vat_statuses if s.effective_from <= day]
+    if not applicable:
+        return company.vat_statuses[0]
+    return max(applicable, key=lambda s: s.effective_from)
+
+
+def vat_rates(session: Session, company_id: int) -> list[VatRate]:
+    rows = session.scalars(select(VatRateRow).where(VatRateRow.company_id == company_id).order_by(VatRateRow.id))
+    return [
+        VatRate(
+            name=r.name,
+            percentage=r.percentage,
+            category=r.category,
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+            exemption_reason=r.exemption_reason,
+            is_default=r.is_default,
+        )
+        for r in rows
+    ]
+
+
+def add_series(
+    session: Session,
+    company: Company,
+    *,
+    type: str,
+    name: str,
+    next_number: int = 1,
+    padding: int = 4,
+    actor: str,
+    default: bool | None = None,
+) -> Series:
+    if type not in SERIES_TYPES:
+        raise DomainError(
+            f"Tipul documentului nu poate fi {type}! Parametrul type poate lua valorile: "
+            "'f' pentru factura, 'p' pentru proforma si 'c' pentru chitanta."
+        )
+    name = name.strip()
+    if not name or len(name) > 20 or not name.isalnum():
+        raise DomainError("Numele seriei trebuie sa contina doar litere si cifre (cel mult 20).")
+    if next_number < 1 or padding < 1 or padding > 10:
+        raise DomainError("Numarul urmator trebuie sa fie cel putin 1, iar completarea intre 1 si 10 cifre.")
+    existing = session.scalars(select(Series).where(Series.company_id == company.id, Series.type == type)).all()
+    if any(s.name == name for s in existing):
+        raise DomainError(f"Seria {name} exista deja.")
+    series = Series(
+        company_id=company.id,
+        type=type,
+        name=name,
+        next_number=next_number,
+        padding=padding,
+        is_default=default if default is not None else not existing,
+    )
+    session.add(series)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise DomainError(f"Seria {name} exista deja.") from exc
+    events.record(
+        session,
+        company_id=company.id,
+        entity="series",
+        entity_id=series.id,
+        action="created",
+        actor=actor,
+        data={"type": type, "name": name, "next": next_number, "padding": padding},
+    )
+    return series
+
+
+def list_series(session: Session, company: Company, type: str | None = None) -> list[Series]:
+    stmt = select(Series).where(Series.company_id == company.id)
+    if type:
+        if type not in SERIES_TYPES:
+            raise DomainError(
+                f"Tipul documentului nu poate fi {type}! Parametrul type poate lua valorile: "
+                "'f' pentru factura, 'p' pentru proforma si 'c' pentru chitanta."
+            )
+        stmt = stmt.where(Series.type == type)
+    return list(session.scalars(stmt.order_by(Series.type, Series.name)))
+
+
+def add_token(session: Session, company: Company, email: str, *, secret_key: str, actor: str) -> str:
+    """Create an API token for ``email`` on ``company``; returns the token (shown once, stored hashed)."""
+    email = email.strip()
+    if "@" not in email:
+        raise DomainError("Adresa de e-mail a utilizatorului nu este valida.")
+    token = new_api_token()
+    row = ApiToken(company_id=company.id, email=email.lower(), token_hash=hash_token(token, secret_key))
+    session.add(row)
+    session.flush()
+    events.record(
+        session, company_id=company.id, entity="api_token", entity_id=row.id, action="created", actor=actor,
+        data={"email": email.lower()},
+    )
+    return token
+
+
+def companies_for_token(session: Session, email: str, token: str, *, secret_key: str) -> set[str]:
+    """CIFs (digits) on which ``email:token`` has rights; empty when the credentials are wrong."""
+    rows = session.execute(
+        select(Company.cif)
+        .join(ApiToken, ApiToken.company_id == Company.id)
+        .where(
+            ApiToken.token_hash == hash_token(token, secret_key),
+            ApiToken.email == email.strip().lower(),
+            ApiToken.revoked_at.is_(None),
+        )
+    ).all()
+    return {r[0] for r in rows}
+
+
+def measuring_units(session: Session, company: Company) -> list[str]:
+    rows = session.scalars(select(MeasuringUnit.name).where(MeasuringUnit.company_id == company.id))
+    return sorted(rows)
+
+
+def require_company(session: Session, company_id: int) -> Company:
+    company = session.get(Company, company_id)
+    if company is None:
+        raise NotFound(COMPANY_GONE)
+    return company
