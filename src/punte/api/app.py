@@ -84,4 +84,27 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
 
     app.include_router(smartbill_router)
     app.include_router(views_router)
+    _add_wire_schemas(app)
     return app
+
+
+def _add_wire_schemas(app: FastAPI) -> None:
+    """Put the SmartBill wire models into the OpenAPI components the routes refer to."""
+    from pydantic.json_schema import models_json_schema
+
+    from .smartbill_routes import OPENAPI_MODELS
+
+    default_openapi = app.openapi
+
+    def openapi() -> dict:  # type: ignore[type-arg]
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = default_openapi()
+        _, defs = models_json_schema(
+            [(m, "validation") for m in OPENAPI_MODELS], ref_template="#/components/schemas/{model}"
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -30,6 +30,30 @@ from .context import ApiError, authenticate, authorize, json_body, run_read, run
 
 router = APIRouter(prefix="/SBORO/api", tags=["SmartBill-compatible"])
 
+# Routes read the raw body (to answer SmartBill's error texts), so their schemas are declared here.
+OPENAPI_MODELS = [
+    InvoiceRequest, EstimateRequest, ReverseRequest, DocumentAnswer, DocumentAnswerV2, PaymentStatusAnswer,
+    SeriesAnswer, TaxAnswer, MeasuringUnitsAnswer,
+]
+
+
+def _doc(request_model: type | None, answer: type) -> dict[str, Any]:
+    ref = "#/components/schemas/{}"
+    extra: dict[str, Any] = {
+        "responses": {
+            "200": {"description": "SmartBill answer", "content": {"application/json": {"schema": {"$ref": ref.format(answer.__name__)}}}},
+            "400": {"description": "Bad data or forbidden action; errorText says why (SmartBill's text)."},
+            "401": {"description": "Wrong e-mail/token or no right on the company."},
+            "403": {"description": "Rate limit exceeded; blocked for a while."},
+        }
+    }
+    if request_model is not None:
+        extra["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": ref.format(request_model.__name__)}}},
+        }
+    return {"openapi_extra": extra}
+
 V1: dict[str, Any] = {"number": "", "series": "", "url": ""}
 V2: dict[str, Any] = {**V1, "documentId": -1, "documentUrl": "", "documentViewUrl": ""}
 COMPANY_MISSING = "CIF-ul firmei ('companyVatCode') trebuie specificat"
@@ -76,27 +100,27 @@ async def _create(request: Request, kind: str, *, v2: bool) -> JSONResponse:
     return run_write(request, caller, cif, raw, op, shape)
 
 
-@router.post("/invoice", summary="Emitere factura")
+@router.post("/invoice", summary="Emitere factura", **_doc(InvoiceRequest, DocumentAnswer))
 async def create_invoice(request: Request) -> JSONResponse:
     return await _create(request, "invoice", v2=False)
 
 
-@router.post("/invoice/v2", summary="Emitere factura (raspuns cu documentId si documentViewUrl)")
+@router.post("/invoice/v2", summary="Emitere factura (raspuns cu documentId si documentViewUrl)", **_doc(InvoiceRequest, DocumentAnswerV2))
 async def create_invoice_v2(request: Request) -> JSONResponse:
     return await _create(request, "invoice", v2=True)
 
 
-@router.post("/estimate", summary="Emitere proforma")
+@router.post("/estimate", summary="Emitere proforma", **_doc(EstimateRequest, DocumentAnswer))
 async def create_estimate(request: Request) -> JSONResponse:
     return await _create(request, "proforma", v2=False)
 
 
-@router.post("/estimate/v2", summary="Emitere proforma (raspuns v2)")
+@router.post("/estimate/v2", summary="Emitere proforma (raspuns v2)", **_doc(EstimateRequest, DocumentAnswerV2))
 async def create_estimate_v2(request: Request) -> JSONResponse:
     return await _create(request, "proforma", v2=True)
 
 
-@router.post("/invoice/reverse", summary="Stornare factura")
+@router.post("/invoice/reverse", summary="Stornare factura", **_doc(ReverseRequest, DocumentAnswerV2))
 async def reverse_invoice(request: Request) -> JSONResponse:
     caller = authenticate(request)
     req, raw = await json_body(request, ReverseRequest, V2)
@@ -131,37 +155,37 @@ def _state_change(request: Request, kind: str, action: str) -> JSONResponse:
     return run_write(request, caller, cif, raw, op, V1)
 
 
-@router.put("/invoice/cancel", summary="Anulare factura")
+@router.put("/invoice/cancel", summary="Anulare factura", **_doc(None, DocumentAnswer))
 def cancel_invoice(request: Request) -> JSONResponse:
     return _state_change(request, "invoice", "cancel")
 
 
-@router.put("/invoice/restore", summary="Restaurare factura anulata")
+@router.put("/invoice/restore", summary="Restaurare factura anulata", **_doc(None, DocumentAnswer))
 def restore_invoice(request: Request) -> JSONResponse:
     return _state_change(request, "invoice", "restore")
 
 
-@router.delete("/invoice", summary="Stergere factura (doar ultima din serie)")
+@router.delete("/invoice", summary="Stergere factura (doar ultima din serie)", **_doc(None, DocumentAnswer))
 def delete_invoice(request: Request) -> JSONResponse:
     return _state_change(request, "invoice", "delete")
 
 
-@router.put("/estimate/cancel", summary="Anulare proforma")
+@router.put("/estimate/cancel", summary="Anulare proforma", **_doc(None, DocumentAnswer))
 def cancel_estimate(request: Request) -> JSONResponse:
     return _state_change(request, "proforma", "cancel")
 
 
-@router.put("/estimate/restore", summary="Restaurare proforma anulata")
+@router.put("/estimate/restore", summary="Restaurare proforma anulata", **_doc(None, DocumentAnswer))
 def restore_estimate(request: Request) -> JSONResponse:
     return _state_change(request, "proforma", "restore")
 
 
-@router.delete("/estimate", summary="Stergere proforma (doar ultima din serie)")
+@router.delete("/estimate", summary="Stergere proforma (doar ultima din serie)", **_doc(None, DocumentAnswer))
 def delete_estimate(request: Request) -> JSONResponse:
     return _state_change(request, "proforma", "delete")
 
 
-@router.put("/invoice/issue", summary="Emitere ciorna (extensie punte)")
+@router.put("/invoice/issue", summary="Emitere ciorna (extensie punte)", **_doc(None, DocumentAnswerV2))
 def issue_draft_route(request: Request) -> JSONResponse:
     """Give a draft (``isDraft``) its number. punte extension; SmartBill does this in its web interface."""
     caller = authenticate(request)
@@ -180,7 +204,7 @@ def issue_draft_route(request: Request) -> JSONResponse:
     return run_write(request, caller, cif, f"issue|{raw_id}".encode(), op, V2)
 
 
-@router.get("/invoice/paymentstatus", summary="Stare incasare factura")
+@router.get("/invoice/paymentstatus", summary="Stare incasare factura", **_doc(None, PaymentStatusAnswer))
 def invoice_payment_status(request: Request) -> JSONResponse:
     caller = authenticate(request)
     cif = authorize(caller, request.query_params.get("cif"), CIF_MISSING)
@@ -197,7 +221,7 @@ def invoice_payment_status(request: Request) -> JSONResponse:
     return JSONResponse(run_read(request, cif, op, {}))
 
 
-@router.get("/series", summary="Interogare serii documente")
+@router.get("/series", summary="Interogare serii documente", **_doc(None, SeriesAnswer))
 def list_series(request: Request) -> JSONResponse:
     caller = authenticate(request)
     cif = authorize(caller, request.query_params.get("cif"), CIF_MISSING)
@@ -211,7 +235,7 @@ def list_series(request: Request) -> JSONResponse:
     return JSONResponse(run_read(request, cif, op, {}))
 
 
-@router.get("/tax", summary="Interogare cote TVA")
+@router.get("/tax", summary="Interogare cote TVA", **_doc(None, TaxAnswer))
 def list_taxes(request: Request) -> JSONResponse:
     caller = authenticate(request)
     cif = authorize(caller, request.query_params.get("cif"), CIF_MISSING)
@@ -226,7 +250,7 @@ def list_taxes(request: Request) -> JSONResponse:
     return JSONResponse(run_read(request, cif, op, {}))
 
 
-@router.get("/company/mu", summary="Unitati de masura")
+@router.get("/company/mu", summary="Unitati de masura", **_doc(None, MeasuringUnitsAnswer))
 def list_units(request: Request) -> JSONResponse:
     caller = authenticate(request)
     cif = authorize(caller, request.query_params.get("cif"), CIF_MISSING)

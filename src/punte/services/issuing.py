@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -294,36 +294,41 @@ def assign_number(session: Session, series: Series, document: Document) -> None:
     document.issued_at = datetime.now(UTC)
 
 
-def store_lines(document: Document, lines: list[Line]) -> None:
-    document.lines = [
-        DocumentLine(
-            position=ln.position,
-            is_discount=ln.is_discount,
-            name=ln.name,
-            code=ln.code,
-            description=ln.description,
-            unit=ln.unit,
-            quantity=ln.quantity,
-            unit_price=ln.unit_price,
-            net_amount=ln.net_amount,
-            vat_name=ln.vat_name,
-            vat_percentage=ln.vat_percentage,
-            vat_category=ln.vat_category,
-            vat_exemption_reason=ln.vat_exemption_reason,
-            tax_included=ln.tax_included,
-            entered_price=ln.entered_price,
-            entered_currency=ln.entered_currency,
-            entered_exchange_rate=ln.entered_exchange_rate,
-            is_service=ln.is_service,
-            translated_name=ln.translated_name,
-            translated_unit=ln.translated_unit,
-            warehouse=ln.warehouse,
-            discount_items=ln.discount_items,
-            discount_percentage=ln.discount_percentage,
-            gross_amount=ln.gross_amount,
-        )
-        for ln in lines
-    ]
+def store_lines(session: Session, document: Document, lines: list[Line]) -> None:
+    """Insert the lines of a flushed document in one executemany (the ORM's per-row work is the cost)."""
+    session.execute(
+        insert(DocumentLine),
+        [
+            {
+                "document_id": document.id,
+                "position": ln.position,
+                "is_discount": ln.is_discount,
+                "name": ln.name,
+                "code": ln.code,
+                "description": ln.description,
+                "unit": ln.unit,
+                "quantity": ln.quantity,
+                "unit_price": ln.unit_price,
+                "net_amount": ln.net_amount,
+                "vat_name": ln.vat_name,
+                "vat_percentage": ln.vat_percentage,
+                "vat_category": ln.vat_category,
+                "vat_exemption_reason": ln.vat_exemption_reason,
+                "tax_included": ln.tax_included,
+                "entered_price": ln.entered_price,
+                "entered_currency": ln.entered_currency,
+                "entered_exchange_rate": ln.entered_exchange_rate,
+                "is_service": ln.is_service,
+                "translated_name": ln.translated_name,
+                "translated_unit": ln.translated_unit,
+                "warehouse": ln.warehouse,
+                "discount_items": ln.discount_items,
+                "discount_percentage": ln.discount_percentage,
+                "gross_amount": ln.gross_amount,
+            }
+            for ln in lines
+        ],
+    )
 
 
 def set_totals(document: Document, lines: list[Line]) -> None:
@@ -348,8 +353,9 @@ def set_totals(document: Document, lines: list[Line]) -> None:
     ]
 
 
-def snapshot(document: Document) -> dict[str, object]:
+def snapshot(document: Document, lines: list[Line] | None = None) -> dict[str, object]:
     """What the event log keeps of a document (enough to rebuild it)."""
+    rows = lines if lines is not None else document.lines
     return {
         "kind": document.kind,
         "series": document.series_name,
@@ -370,7 +376,7 @@ def snapshot(document: Document) -> dict[str, object]:
                 "vat": ln.vat_percentage,
                 "discount": ln.is_discount,
             }
-            for ln in document.lines
+            for ln in rows
         ],
     }
 
@@ -498,7 +504,6 @@ def create_document(
     )
     if isinstance(req, InvoiceRequest) and req._estimate_id:
         document.estimate_id = req._estimate_id
-    store_lines(document, lines)
     set_totals(document, lines)
 
     if not req.isDraft:
@@ -510,6 +515,7 @@ def create_document(
         raise DomainError(
             f"Numarul {document.number_text} exista deja pe seria {series.name}. Verificati numarul urmator al seriei."
         ) from exc
+    store_lines(session, document, lines)
 
     if req.client.saveToDb:
         _save_client(session, company, req.client)
@@ -526,7 +532,7 @@ def create_document(
         entity_id=document.id,
         action="issued" if not req.isDraft else "draft_created",
         actor=actor,
-        data=snapshot(document),
+        data=snapshot(document, lines),
     )
     if isinstance(req, InvoiceRequest) and req.payment is not None:
         if req.isDraft:

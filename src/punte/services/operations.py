@@ -108,14 +108,14 @@ def reverse_invoice(
         view_token=secrets.token_urlsafe(24),
         created_by=actor,
     )
-    store_lines(storno, lines)
     set_totals(storno, lines)
     assign_number(session, series_row, storno)
     session.add(storno)
     session.flush()
+    store_lines(session, storno, lines)
     events.record(
         session, company_id=company.id, entity="document", entity_id=storno.id, action="issued_storno",
-        actor=actor, data={**snapshot(storno), "reverses": original.id},
+        actor=actor, data={**snapshot(storno, lines), "reverses": original.id},
     )
     events.record(
         session, company_id=company.id, entity="document", entity_id=original.id, action="reversed",
