@@ -28,6 +28,16 @@ app.add_typer(series_app, name="series")
 app.add_typer(token_app, name="token")
 app.add_typer(tax_app, name="tax")
 
+
+def _register_efactura() -> None:
+    from punte.cli_efactura import efactura_app, rules_app
+
+    app.add_typer(rules_app, name="rules")
+    app.add_typer(efactura_app, name="efactura")
+
+
+_register_efactura()
+
 console = Console()
 err = Console(stderr=True)
 ACTOR = "cli"

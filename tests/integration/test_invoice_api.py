@@ -342,3 +342,26 @@ def test_date_in_answers_is_today_by_default(client, account, db) -> None:  # ty
     issue(client, account, data)
     with db.session() as s:
         assert s.scalar(select(Document)).issue_date == date.fromisoformat(TODAY)
+
+
+@pytest.mark.parametrize(
+    ("client_change", "field"),
+    [({"county": "Atlantida"}, "buyer.county"), ({"city": ""}, "buyer.city"), ({"address": None}, "buyer")],
+)
+def test_an_invoice_that_could_not_be_reported_is_not_issued(client, account, db, client_change, field) -> None:  # type: ignore[no-untyped-def]
+    data = body()
+    data["client"].update(client_change)
+    r = issue(client, account, data)
+    assert r.status_code == 400
+    assert r.json()["errorText"].startswith("Factura nu poate fi raportata in e-Factura:")
+    assert field in r.json()["errorText"]
+    with db.session() as s:
+        assert s.scalar(select(Document)) is None
+
+
+def test_county_written_loosely_is_accepted(client, account) -> None:  # type: ignore[no-untyped-def]
+    data = body()
+    data["client"].update(county="jud. Brașov")
+    assert issue(client, account, data).status_code == 200
+    data["client"].update(county="Bucuresti", city="Sector 3")
+    assert issue(client, account, data).status_code == 200

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from punte.domain.documents import (
     INVOICE,
+    IssuedDocument,
     PROFORMA,
     DiscountInput,
     Line,
@@ -34,6 +35,8 @@ from punte.domain.errors import DomainError
 from punte.domain.identifiers import cif_digits
 from punte.domain.money import CURRENCIES, ZERO
 from punte.domain.vat import VatRate, find_rate
+from punte.efactura.ubl import build_ubl
+from punte.efactura.ubl_parties import UblError, check_reportable
 from punte.smartbill.wire import ClientData, DocumentRequest, InvoiceRequest, ProductData
 from punte.store.models import Client, Company, Document, DocumentLine, ExchangeRate, Product, Series
 
@@ -507,6 +510,8 @@ def create_document(
     set_totals(document, lines)
 
     if not req.isDraft:
+        if kind == INVOICE:
+            ensure_reportable(document, lines)
         assign_number(session, series, document)
     session.add(document)
     try:
@@ -541,10 +546,35 @@ def create_document(
     return Issued(document=document, payment_url=payment_url)
 
 
+def ensure_reportable(document: Document, lines: list[Line] | None = None) -> None:
+    """punte never issues an invoice it could not report to e-Factura: its UBL is built first.
+
+    Party data (unknown county, no city...) and line mixes the rules forbid (reverse charge to a
+    buyer without a VAT id...) are refused here, with the field named, before a number is taken.
+    """
+    try:
+        seller, buyer = Party(**document.seller), Party(**document.buyer)
+        check_reportable(seller, buyer)
+        if lines is not None:
+            totals = summarize(lines, currency=document.currency, exchange_rate=document.exchange_rate)
+            view = IssuedDocument(
+                id=0, kind=document.kind, series=document.series_name, number="0", issue_date=document.issue_date,
+                currency=document.currency, seller=seller, buyer=buyer, lines=lines, totals=totals,
+                seller_vat_payer=document.vat_payer, due_date=document.due_date,
+                delivery_date=document.delivery_date, exchange_rate=document.exchange_rate,
+                vat_on_collection=document.vat_on_collection, mentions=(document.details or {}).get("mentions"),
+            )
+            build_ubl(view)
+    except UblError as exc:
+        raise DomainError(f"Factura nu poate fi raportata in e-Factura: {exc}") from exc
+
+
 def issue_draft(session: Session, company: Company, document: Document, *, actor: str) -> Document:
     """Give a draft its number (punte extension: SmartBill does this in its web interface)."""
     if document.status != "draft":
         raise DomainError(f"Documentul {doc_label(document.series_name, document.number_text)} nu este ciorna.")
+    if document.kind == INVOICE:
+        ensure_reportable(document)
     series = session.scalar(select(Series).where(Series.id == document.series_id).with_for_update())
     assert series is not None
     assign_number(session, series, document)

@@ -1,0 +1,1 @@
+"""punte.efactura: local e-Factura validation (Schematron compiler, validator, rules install)."""
