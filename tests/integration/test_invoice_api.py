@@ -365,3 +365,23 @@ def test_county_written_loosely_is_accepted(client, account) -> None:  # type: i
     assert issue(client, account, data).status_code == 200
     data["client"].update(county="Bucuresti", city="Sector 3")
     assert issue(client, account, data).status_code == 200
+
+
+def test_send_email_is_refused_until_email_is_configured(client, account, db) -> None:  # type: ignore[no-untyped-def]
+    r = issue(client, account, body(sendEmail=True, email={"to": "x@y.ro"}))
+    assert r.status_code == 400 and "e-mail" in r.json()["errorText"]
+    with db.session() as s:
+        assert s.scalar(select(Document)) is None
+
+
+def test_invoice_from_a_proforma_copies_it_and_links_both(client, account, db) -> None:  # type: ignore[no-untyped-def]
+    est = issue(client, account, body(seriesName="PRF"), path="/estimate")
+    assert est.json()["number"] == "0001" and est.json()["series"] == "PRF"
+    r = issue(client, account, {"companyVatCode": account.cif, "seriesName": "FCT", "useEstimateDetails": True,
+                                "estimate": {"seriesName": "PRF", "number": "0001"}})
+    assert r.status_code == 200 and r.json()["number"] == "0001"
+    with db.session() as s:
+        proforma = s.scalar(select(Document).where(Document.kind == "proforma"))
+        invoice = s.scalar(select(Document).where(Document.kind == "invoice"))
+        assert invoice.estimate_id == proforma.id
+        assert invoice.gross_total == proforma.gross_total and invoice.client_name == proforma.client_name

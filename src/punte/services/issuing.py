@@ -409,6 +409,10 @@ def create_document(
 
         req = apply_estimate_details(session, company, req)
 
+    if req.sendEmail:
+        raise DomainError(
+            "Trimiterea documentelor pe e-mail nu este configurata in punte; emiteti documentul fara sendEmail."
+        )
     if req.client is None:
         raise DomainError("client trebuie specificat")
     if not (req.client.name or "").strip():
