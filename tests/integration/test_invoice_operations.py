@@ -220,3 +220,31 @@ def test_openapi_describes_the_invoice_operations(client) -> None:  # type: igno
     assert body_schema["$ref"].endswith("/InvoiceRequest")
     assert "products" in spec["components"]["schemas"]["InvoiceRequest"]["properties"]
     assert client.get("/docs").status_code == 200
+
+
+def test_invoice_pdf_carries_the_invoice(client, account) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from pypdf import PdfReader
+
+    data = body()
+    data["client"]["name"] = "Societatea Ștefănescu și Fiii SRL"
+    issue(client, account, data)
+    r = client.get(f"{API}/invoice/pdf", headers={**account.headers, "Accept": "application/octet-stream"},
+                   params=q(account))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(r.content)).pages)
+    assert "Societatea Ștefănescu și Fiii SRL" in text and "FCT" in text and "0001" in text and "10,00" in text
+
+
+def test_pdf_of_a_missing_invoice_and_missing_parameters(client, account) -> None:  # type: ignore[no-untyped-def]
+    r = client.get(f"{API}/invoice/pdf", headers=account.headers, params=q(account, "0099"))
+    assert r.json()["errorText"] == "Factura cu seria si numarul FCT0099 nu a fost gasita!"
+    r = client.get(f"{API}/invoice/pdf", headers=account.headers, params={"cif": account.cif, "number": "1"})
+    assert r.json()["errorText"] == "Seria facturii trebuie specificata!"
+
+
+def test_public_view_links_to_its_pdf(client, account) -> None:  # type: ignore[no-untyped-def]
+    url = issue(client, account, path="/invoice/v2").json()["documentViewUrl"].removeprefix("http://testserver")
+    assert client.get(url + "/pdf").headers["content-type"] == "application/pdf"
+    assert client.get("/view/" + "x" * 32 + "/pdf").status_code == 404

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from punte.services import companies as companies_svc
+from punte.render.pdf import render_pdf
 from punte.services import operations
 from punte.services.issuing import Issued, create_document, issue_draft
 from punte.smartbill.wire import (
@@ -202,6 +203,35 @@ def issue_draft_route(request: Request) -> JSONResponse:
         return _answer(request, Issued(doc), v2=True)
 
     return run_write(request, caller, cif, f"issue|{raw_id}".encode(), op, V2)
+
+
+def _pdf(request: Request, kind: str) -> Response:
+    caller = authenticate(request)
+    cif = authorize(caller, request.query_params.get("cif"), CIF_MISSING)
+    series, number = _series_param(request), request.query_params.get("number")
+    word = "facturii" if kind == "invoice" else "proformei"
+    if not series:
+        raise ApiError(400, f"Seria {word} trebuie specificata!")
+    if not number:
+        raise ApiError(400, f"Numarul {word} trebuie specificat!")
+
+    def op(session: Session, company: Company) -> tuple[bytes, str]:
+        doc = operations.require_document(session, company, kind, series, number)
+        return render_pdf(operations.read_model(session, doc), view_url=_view_url(request, doc)), doc.series_name + (doc.number_text or "")
+
+    data, label = run_read(request, cif, op, {})
+    return Response(data, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{label}.pdf"'})
+
+
+@router.get("/invoice/pdf", summary="Vizualizare factura (PDF)", responses={200: {"content": {"application/pdf": {}}}})
+def invoice_pdf(request: Request) -> Response:
+    return _pdf(request, "invoice")
+
+
+@router.get("/estimate/pdf", summary="Vizualizare proforma (PDF)", responses={200: {"content": {"application/pdf": {}}}})
+def estimate_pdf(request: Request) -> Response:
+    return _pdf(request, "proforma")
 
 
 @router.get("/invoice/paymentstatus", summary="Stare incasare factura", **_doc(None, PaymentStatusAnswer))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from html import escape
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from punte.render.pdf import render_pdf
 from punte.services.operations import read_model
 from punte.store.db import Database
 from punte.store.models import Document
@@ -17,6 +18,17 @@ router = APIRouter(include_in_schema=False)
 
 def _money(value: object) -> str:
     return f"{value:,.2f}".replace(",", " ").replace(".", ",")
+
+
+@router.get("/view/{token}/pdf")
+def view_document_pdf(request: Request, token: str) -> Response:
+    db: Database = request.app.state.db
+    with db.session() as session:
+        doc = session.scalar(select(Document).where(Document.view_token == token))
+        if doc is None or len(token) < 20:
+            raise HTTPException(status_code=404)
+        data = render_pdf(read_model(session, doc))
+    return Response(data, media_type="application/pdf")
 
 
 @router.get("/view/{token}", response_class=HTMLResponse)
@@ -47,5 +59,6 @@ def view_document(request: Request, token: str) -> HTMLResponse:
 {rows}</table>
 <p class=n>Total fara TVA: {_money(model.totals.net_total)} {model.currency}<br>
 TVA: {_money(model.totals.vat_total)} {model.currency}<br>
-<b>Total: {_money(model.totals.gross_total)} {model.currency}</b></p></body></html>"""
+<b>Total: {_money(model.totals.gross_total)} {model.currency}</b></p>
+<p><a href="/view/{escape(token)}/pdf">Descarca PDF</a></p></body></html>"""
     return HTMLResponse(html)
