@@ -12,7 +12,7 @@ Pipeline of :meth:`Validator.validate`:
 4. The Schematron rules, compiled to XSLT by :mod:`punte.efactura.schematron` and run with
    Saxon (saxonche). Failed ``assert`` and fired ``report`` both become findings.
 
-Threads: one ``PySaxonProcessor`` per process (SaxonC does not support creating it twice),
+Threads: one shared ``PySaxonProcessor`` per process (older SaxonC could not create a second),
 created lazily under a lock. A :class:`Validator` compiles its stylesheet once; every thread
 that calls :meth:`Validator.validate` gets its own clone of the compiled executable (held in
 a ``threading.local``), because the executable keeps per-run state such as the global
