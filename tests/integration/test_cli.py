@@ -59,3 +59,38 @@ def test_invalid_cif_is_refused_with_a_clear_error(cli_env: Path) -> None:
 def test_series_for_an_unknown_company(cli_env: Path) -> None:
     r = run("series", "add", "--cif", "RO18547290", "--type", "f", "--name", "FCT")
     assert r.exit_code == 1
+
+
+def test_efactura_xml_and_validate_round_trip(cli_env: Path) -> None:
+    from tests.conftest import SHARED, require_or_skip
+
+    require_or_skip((SHARED / "efactura" / "ro16931-ubl-1.0.9.zip").exists(), "../shared/efactura missing")
+    run("company", "add", "--cif", "RO18547290", "--name", "Firma SRL", "--address", "Str. 1",
+        "--city", "Cluj-Napoca", "--county", "Cluj")
+    run("series", "add", "--cif", "RO18547290", "--type", "f", "--name", "FCT")
+    token = run("token", "add", "--cif", "RO18547290", "--email", "ops@firma.ro").output.strip().splitlines()[-1]
+    from fastapi.testclient import TestClient
+
+    from punte.api.app import create_app
+    from tests.integration.test_invoice_api import body
+
+    with TestClient(create_app(get_settings())) as c:
+        assert c.post("/SBORO/api/invoice", json=body(), auth=("ops@firma.ro", token)).status_code == 200
+
+    out = cli_env / "FCT0001.xml"
+    assert run("efactura", "xml", "--cif", "RO18547290", "--series", "FCT", "--number", "0001",
+               "--output", str(out)).exit_code == 0
+    assert b"CIUS-RO:1.0.1" in out.read_bytes()
+    assert run("efactura", "validate", str(out)).exit_code == 2  # rules not installed yet: said clearly
+    r = run("rules", "install", "--from", str(SHARED / "efactura" / "ro16931-ubl-1.0.9.zip"),
+            "--xsd-from", str(SHARED / "efactura" / "ubl-2.1"))
+    assert r.exit_code == 0, r.output
+    ok = run("efactura", "validate", str(out))
+    assert ok.exit_code == 0 and "OK" in ok.output
+    bad = cli_env / "bad.xml"
+    bad.write_bytes(out.read_bytes().replace(b"CIUS-RO:1.0.1", b"CIUS-RO:1.0.0"))
+    refused = run("efactura", "validate", str(bad))
+    assert refused.exit_code == 1 and "BR-RO-001" in refused.output
+    wrong = cli_env / "wrong.zip"
+    wrong.write_bytes(b"not the bundle")
+    assert run("rules", "install", "--from", str(wrong)).exit_code == 1
