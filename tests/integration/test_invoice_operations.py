@@ -248,3 +248,31 @@ def test_public_view_links_to_its_pdf(client, account) -> None:  # type: ignore[
     url = issue(client, account, path="/invoice/v2").json()["documentViewUrl"].removeprefix("http://testserver")
     assert client.get(url + "/pdf").headers["content-type"] == "application/pdf"
     assert client.get("/view/" + "x" * 32 + "/pdf").status_code == 404
+
+
+def test_idempotency_keys_never_cross_companies(client, account, db, settings) -> None:  # type: ignore[no-untyped-def]
+    from punte.services.companies import add_token, get_company
+
+    other = make_account(db, settings, cif="RO14399840", email="b@firma-b.ro", name="Firma B SRL")
+    with db.session(write=True) as s:  # the same user also works for company B
+        token_b = add_token(s, get_company(s, other.cif), account.email, secret_key=settings.resolved_secret_key(), actor="t")
+    same_user_b = Account(other.cif, account.email, token_b)
+    issue(client, account)
+    issue(client, same_user_b, body(companyVatCode=other.cif))
+    key = {"Idempotency-Key": "cancel-1"}
+    assert client.put(f"{API}/invoice/cancel", headers={**account.headers, **key}, params=q(account)).status_code == 200
+    r = client.put(f"{API}/invoice/cancel", headers={**same_user_b.headers, **key}, params=q(same_user_b))
+    assert r.status_code == 200 and r.headers.get("Idempotency-Replayed") == "false"
+    with db.session() as s:
+        assert {d.status for d in s.scalars(select(Document))} == {"cancelled"}
+
+
+def test_restore_of_an_invoice_that_is_not_cancelled(client, account) -> None:  # type: ignore[no-untyped-def]
+    issue(client, account)
+    r = client.put(f"{API}/invoice/restore", headers=account.headers, params=q(account))
+    assert r.json()["errorText"] == "Factura FCT0001 nu necesita restaurare."
+
+
+def test_unknown_paths_answer_in_smartbill_shape(client, account) -> None:  # type: ignore[no-untyped-def]
+    r = client.get(f"{API}/nothing-here", headers=account.headers)
+    assert r.status_code == 404 and "errorText" in r.json()

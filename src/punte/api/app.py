@@ -74,6 +74,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(400, f"Cerere invalida: {exc.errors()[:3]}")
 
+    @app.exception_handler(404)
+    async def not_found(_request: Request, _exc: Exception) -> JSONResponse:
+        return error_response(404, "Adresa nu exista.")
+
     @app.exception_handler(405)
     async def method_not_allowed(_request: Request, _exc: Exception) -> JSONResponse:
         return error_response(405, "Metoda HTTP nu este permisa pentru aceasta adresa.")

@@ -159,7 +159,7 @@ def run_write(
     """Run a write in one transaction; with an ``Idempotency-Key`` the first answer is kept and replayed."""
     db: Database = request.app.state.db
     key = request.headers.get("idempotency-key")
-    scope = f"{caller.email}|{request.method}|{request.url.path}"
+    scope = f"{caller.email}|{cif}|{request.method}|{request.url.path}"
     digest = hashlib.sha256(raw).hexdigest()
     if key is not None:
         key = key.strip()

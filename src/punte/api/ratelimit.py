@@ -5,6 +5,7 @@ In-process state: with several API processes, each enforces its own window (docu
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -39,15 +40,15 @@ class RateLimiter:
         with self._lock:
             w = self._state.get(key)
             if w is not None and w.blocked_until > now:
-                return Verdict(False, self.calls, 0, int(w.blocked_until))
+                return Verdict(False, self.calls, 0, math.ceil(w.blocked_until))
             if w is None or now - w.start >= self.window:
                 w = Window(start=now, count=0)
                 self._state[key] = w
             w.count += 1
-            reset = int(w.start + self.window)
+            reset = math.ceil(w.start + self.window)
             if w.count > self.calls:
                 w.blocked_until = now + self.block
-                return Verdict(False, self.calls, 0, int(w.blocked_until))
+                return Verdict(False, self.calls, 0, math.ceil(w.blocked_until))
             if len(self._state) > 100_000:
                 self._state = {k: v for k, v in self._state.items() if now - v.start < self.window or v.blocked_until > now}
             return Verdict(True, self.calls, self.calls - w.count, reset)

@@ -63,7 +63,7 @@ CIF_MISSING = "Ciful firmei trebuie specificat!"
 
 def _series_param(request: Request) -> str | None:
     q = request.query_params
-    return q.get("seriesName") or q.get("seriesname") or q.get("seriesName".lower())
+    return q.get("seriesName") or q.get("seriesname")
 
 
 def _view_url(request: Request, doc: Document) -> str:
@@ -141,7 +141,8 @@ async def reverse_invoice(request: Request) -> JSONResponse:
 
 def _state_change(request: Request, kind: str, action: str) -> JSONResponse:
     caller = authenticate(request)
-    cif = authorize(caller, request.query_params.get("cif"), CIF_MISSING, V1)
+    missing = "Cif trebuie specificat." if action == "delete" else CIF_MISSING
+    cif = authorize(caller, request.query_params.get("cif"), missing, V1)
     series, number = _series_param(request), request.query_params.get("number")
     raw = f"{action}|{series}|{number}".encode()
 

@@ -145,7 +145,7 @@ def restore_document(session: Session, company: Company, kind: str, series: str 
     label = doc_label(doc.series_name, doc.number_text)
     check_same_vat_status(company, doc, "restaura")
     if doc.status != "cancelled":
-        raise Conflict(f"{KIND_WORD[kind]} {label} nu este anulata.")
+        raise Conflict(f"{KIND_WORD[kind]} {label} nu necesita restaurare.")
     if doc.reverses_id is not None:
         original = session.get(Document, doc.reverses_id)
         if original is not None and original.status == "cancelled":
