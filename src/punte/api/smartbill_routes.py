@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from punte.services import companies as companies_svc
 from punte.render.pdf import render_pdf
 from punte.services import operations
-from punte.services.issuing import Issued, create_document, issue_draft
+from punte.services.issuing import Issued, create_document, issue_draft, today_in_romania
 from punte.smartbill.wire import (
     DocumentAnswer,
     DocumentAnswerV2,
@@ -272,10 +272,7 @@ def list_taxes(request: Request) -> JSONResponse:
     cif = authorize(caller, request.query_params.get("cif"), CIF_MISSING)
 
     def op(session: Session, company: Company) -> dict[str, Any]:
-        from punte.services.issuing import today_in_romania
-
-        today = today_in_romania()
-        rates = [r for r in companies_svc.vat_rates(session, company.id) if r.valid_on(today)]
+        rates = companies_svc.rates_in_force(session, company, today_in_romania())
         return TaxAnswer(taxes=[TaxItem(name=r.name, percentage=r.percentage) for r in rates]).model_dump(mode="json")
 
     return JSONResponse(run_read(request, cif, op, {}))

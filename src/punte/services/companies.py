@@ -134,6 +134,19 @@ def vat_rates(session: Session, company_id: int) -> list[VatRate]:
     ]
 
 
+def _check_series_type(type: str) -> None:
+    if type not in SERIES_TYPES:
+        raise DomainError(
+            f"Tipul documentului nu poate fi {type}! Parametrul type poate lua valorile: "
+            "'f' pentru factura, 'p' pentru proforma si 'c' pentru chitanta."
+        )
+
+
+def rates_in_force(session: Session, company: Company, day: date) -> list[VatRate]:
+    """The company's VAT rates valid on ``day`` (what ``GET /tax`` lists)."""
+    return [r for r in vat_rates(session, company.id) if r.valid_on(day)]
+
+
 def add_series(
     session: Session,
     company: Company,
@@ -145,11 +158,7 @@ def add_series(
     actor: str,
     default: bool | None = None,
 ) -> Series:
-    if type not in SERIES_TYPES:
-        raise DomainError(
-            f"Tipul documentului nu poate fi {type}! Parametrul type poate lua valorile: "
-            "'f' pentru factura, 'p' pentru proforma si 'c' pentru chitanta."
-        )
+    _check_series_type(type)
     name = name.strip()
     if not name or len(name) > 20 or not name.isalnum():
         raise DomainError("Numele seriei trebuie sa contina doar litere si cifre (cel mult 20).")
@@ -186,11 +195,7 @@ def add_series(
 def list_series(session: Session, company: Company, type: str | None = None) -> list[Series]:
     stmt = select(Series).where(Series.company_id == company.id)
     if type:
-        if type not in SERIES_TYPES:
-            raise DomainError(
-                f"Tipul documentului nu poate fi {type}! Parametrul type poate lua valorile: "
-                "'f' pentru factura, 'p' pentru proforma si 'c' pentru chitanta."
-            )
+        _check_series_type(type)
         stmt = stmt.where(Series.type == type)
     return list(session.scalars(stmt.order_by(Series.type, Series.name)))
 

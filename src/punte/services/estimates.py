@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from punte.domain.errors import DomainError
 from punte.smartbill.wire import ClientData, InvoiceRequest, ProductData
-from punte.store.models import Company, Document
+from punte.store.models import Company
 
-
-def find_estimate(session: Session, company: Company, series: str | None, number: str | None) -> Document | None:
-    value = (number or "").strip()
-    if not series or not value.isdigit():
-        return None
-    return session.scalar(
-        select(Document).where(
-            Document.company_id == company.id,
-            Document.kind == "proforma",
-            Document.series_name == series.strip(),
-            Document.number == int(value),
-        )
-    )
+from .operations import find_document
 
 
 def apply_estimate_details(session: Session, company: Company, req: InvoiceRequest) -> InvoiceRequest:
     """Copy the proforma's client, currency and lines into the invoice request, linking both."""
     ref = req.estimate
     label = f"{(ref.seriesName if ref else '') or ''}{(ref.number if ref else '') or ''}"
-    estimate = find_estimate(session, company, ref.seriesName if ref else None, ref.number if ref else None)
+    estimate = find_document(session, company, "proforma", ref.seriesName if ref else None, ref.number if ref else None)
     if estimate is None or estimate.status == "draft":
         raise DomainError(f"Factura proforma {label} nu a fost gasita!")
     if estimate.status == "cancelled":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ from punte.domain.documents import (
 )
 from punte.domain.errors import DomainError
 from punte.domain.identifiers import cif_digits
-from punte.domain.money import CURRENCIES, ZERO
+from punte.domain.money import CURRENCIES
 from punte.domain.vat import VatRate, find_rate
 from punte.efactura.ubl import build_ubl
 from punte.efactura.ubl_parties import UblError, check_reportable
@@ -42,7 +42,7 @@ from punte.store.models import Client, Company, Document, DocumentLine, Exchange
 
 from . import events
 from .companies import vat_rates, vat_status_on
-from .payments import PAYMENT_TYPES, record_payment_at_issue
+from .payments import record_payment_at_issue
 
 BUCHAREST = ZoneInfo("Europe/Bucharest")
 LANGUAGES = {"RO", "EN", "FR", "DE", "IT", "ES", "HU"}
@@ -88,7 +88,7 @@ def _party_from_company(company: Company, *, use_intra_cif: bool, vat_payer: boo
         cif = company.intra_cif
     elif vat_payer:
         cif = f"RO{company.cif}"
-    return Party(
+    return asdict(Party(
         name=company.name,
         cif=cif,
         reg_com=company.reg_com,
@@ -101,11 +101,11 @@ def _party_from_company(company: Company, *, use_intra_cif: bool, vat_payer: boo
         iban=company.iban,
         bank=company.bank,
         is_tax_payer=vat_payer,
-    ).__dict__.copy()
+    ))
 
 
 def _party_from_client(client: ClientData) -> dict[str, object]:
-    return Party(
+    return asdict(Party(
         name=(client.name or "").strip(),
         cif=(client.vatCode or "").strip() or None,
         reg_com=client.regCom,
@@ -120,7 +120,7 @@ def _party_from_client(client: ClientData) -> dict[str, object]:
         bank=client.bank,
         is_tax_payer=client.isTaxPayer,
         code=client.code,
-    ).__dict__.copy()
+    ))
 
 
 def _save_client(session: Session, company: Company, client: ClientData) -> None:
@@ -590,4 +590,4 @@ def issue_draft(session: Session, company: Company, document: Document, *, actor
     return document
 
 
-__all__ = ["PAYMENT_TYPES", "Issued", "ZERO", "create_document", "issue_draft", "parse_date", "today_in_romania"]
+__all__ = ["Issued", "create_document", "ensure_reportable", "issue_draft", "parse_date", "today_in_romania"]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from punte.domain.documents import DocumentRef, IssuedDocument, Line, Party, Totals, VatSubtotal, negate
 from punte.domain.errors import Conflict, DomainError, NotFound
 from punte.domain.money import ZERO
-from punte.store.models import Company, Document, Payment, Series
+from punte.store.models import Company, Document, DocumentLine, Payment, Series
 
 from . import events
 from .companies import vat_status_on
@@ -196,18 +196,17 @@ def payment_status(session: Session, company: Company, series: str | None, numbe
     return doc, paid_amount(session, doc.id)
 
 
-def line_of(row: object) -> Line:
-    r = row  # DocumentLine
+def line_of(r: DocumentLine) -> Line:
+    """A stored line as the domain computes with it."""
     return Line(
-        position=r.position, name=r.name, quantity=r.quantity, unit_price=r.unit_price,  # type: ignore[attr-defined]
-        net_amount=r.net_amount, unit=r.unit, vat_name=r.vat_name, vat_percentage=r.vat_percentage,  # type: ignore[attr-defined]
-        vat_category=r.vat_category, vat_exemption_reason=r.vat_exemption_reason,  # type: ignore[attr-defined]
-        is_discount=r.is_discount, tax_included=r.tax_included, entered_price=r.entered_price,  # type: ignore[attr-defined]
-        entered_currency=r.entered_currency, entered_exchange_rate=r.entered_exchange_rate,  # type: ignore[attr-defined]
-        code=r.code, description=r.description, is_service=r.is_service,  # type: ignore[attr-defined]
-        translated_name=r.translated_name, translated_unit=r.translated_unit, warehouse=r.warehouse,  # type: ignore[attr-defined]
-        discount_items=r.discount_items, discount_percentage=r.discount_percentage,  # type: ignore[attr-defined]
-        gross_amount=r.gross_amount,  # type: ignore[attr-defined]
+        position=r.position, name=r.name, quantity=r.quantity, unit_price=r.unit_price, net_amount=r.net_amount,
+        unit=r.unit, vat_name=r.vat_name, vat_percentage=r.vat_percentage, vat_category=r.vat_category,
+        vat_exemption_reason=r.vat_exemption_reason, is_discount=r.is_discount, tax_included=r.tax_included,
+        entered_price=r.entered_price, entered_currency=r.entered_currency,
+        entered_exchange_rate=r.entered_exchange_rate, code=r.code, description=r.description,
+        is_service=r.is_service, translated_name=r.translated_name, translated_unit=r.translated_unit,
+        warehouse=r.warehouse, discount_items=r.discount_items, discount_percentage=r.discount_percentage,
+        gross_amount=r.gross_amount,
     )
 
 
