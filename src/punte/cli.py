@@ -67,7 +67,7 @@ def serve(
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
-    application = create_app(settings)
+    application = create_app(settings, worker=settings.embedded_worker)
     console.print(f"punte on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     console.print(f"Database: {settings.resolved_database_url()}")
     console.print(f"Data directory: {settings.data_dir.resolve()}")
@@ -76,6 +76,32 @@ def serve(
         "'punte company add' and 'punte token add' (see README)."
     )
     uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run the jobs due now, then exit.")] = False,
+    poll: Annotated[float, typer.Option(help="Seconds between polls of the queue when idle.")] = 1.0,
+) -> None:
+    """Run the background worker (e-Factura submissions, e-mail, webhooks, recurring invoices)."""
+    import logging
+    import signal
+
+    from punte.worker.runner import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    runner = Worker(_database(settings), settings, poll_interval=poll)
+    if once:
+        ran = runner.run_until_idle(timeout=3600)
+        console.print(f"{ran} jobs run")
+        return
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
+    console.print(f"worker {runner.worker_id} running; Ctrl+C stops it")
+    try:
+        runner.run_forever()
+    except KeyboardInterrupt:
+        pass
 
 
 @db_app.command("upgrade")

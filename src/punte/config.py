@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = 10
     rate_limit_block_seconds: int = Field(default=600, description="How long a user over the limit is blocked (403).")
     sqlite_busy_timeout_ms: int = 30000
+    embedded_worker: bool = Field(
+        default=True, description="`punte serve` runs a worker thread; turn off when `punte worker` runs apart."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -20,14 +20,26 @@ from .smartbill_routes import router as smartbill_router
 from .views import router as views_router
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None, migrate: bool = True) -> FastAPI:
-    """Build the app. ``migrate`` runs Alembic at start (the embedded mode does)."""
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, migrate: bool = True, worker: bool = False
+) -> FastAPI:
+    """Build the app. ``migrate`` runs Alembic at start (the embedded mode does); ``worker`` runs the
+    background worker in a thread while the app is up (``punte serve`` with the embedded default)."""
     settings = settings or get_settings()
     database = db or Database(settings.resolved_database_url(), busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner = None
+        if worker:
+            from punte.worker.runner import Worker
+
+            runner = Worker(database, settings, services=app.state.worker_services)
+            runner.start()
+        app.state.worker = runner
         yield
+        if runner is not None:
+            runner.stop()
         if db is None:
             database.dispose()
 
@@ -44,6 +56,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.db = database
     app.state.secret_key = settings.resolved_secret_key()
     app.state.auth_cache = AuthCache()
+    app.state.worker_services = {}
     app.state.limiter = RateLimiter(
         settings.rate_limit_calls, settings.rate_limit_window_seconds, settings.rate_limit_block_seconds
     )

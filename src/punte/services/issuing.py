@@ -40,7 +40,7 @@ from punte.efactura.ubl_parties import UblError, check_reportable
 from punte.smartbill.wire import ClientData, DocumentRequest, InvoiceRequest, ProductData
 from punte.store.models import Client, Company, Document, DocumentLine, ExchangeRate, Product, Series
 
-from . import events
+from . import events, lifecycle
 from .companies import vat_rates, vat_status_on
 from .payments import record_payment_at_issue
 
@@ -516,6 +516,7 @@ def create_document(
     if not req.isDraft:
         if kind == INVOICE:
             ensure_reportable(document, lines)
+        lifecycle.before_issue(session, company, kind=kind)
         assign_number(session, series, document)
     session.add(document)
     try:
@@ -543,6 +544,8 @@ def create_document(
         actor=actor,
         data=snapshot(document, lines),
     )
+    if not req.isDraft:
+        lifecycle.after_issue(session, company, document, actor=actor)
     if isinstance(req, InvoiceRequest) and req.payment is not None:
         if req.isDraft:
             raise DomainError("O factura ciorna nu poate fi incasata.")
@@ -581,12 +584,14 @@ def issue_draft(session: Session, company: Company, document: Document, *, actor
         ensure_reportable(document)
     series = session.scalar(select(Series).where(Series.id == document.series_id).with_for_update())
     assert series is not None
+    lifecycle.before_issue(session, company, kind=document.kind)
     assign_number(session, series, document)
     session.flush()
     events.record(
         session, company_id=company.id, entity="document", entity_id=document.id, action="issued",
         actor=actor, data=snapshot(document),
     )
+    lifecycle.after_issue(session, company, document, actor=actor)
     return document
 
 

@@ -14,7 +14,7 @@ from punte.domain.errors import Conflict, DomainError, NotFound
 from punte.domain.money import ZERO
 from punte.store.models import Company, Document, DocumentLine, Payment, Series
 
-from . import events
+from . import events, lifecycle
 from .companies import vat_status_on
 from .issuing import assign_number, doc_label, parse_date, set_totals, snapshot, store_lines, today_in_romania
 from .payments import paid_amount
@@ -109,6 +109,7 @@ def reverse_invoice(
         created_by=actor,
     )
     set_totals(storno, lines)
+    lifecycle.before_issue(session, company, kind="invoice")
     assign_number(session, series_row, storno)
     session.add(storno)
     session.flush()
@@ -121,6 +122,8 @@ def reverse_invoice(
         session, company_id=company.id, entity="document", entity_id=original.id, action="reversed",
         actor=actor, data={"storno_id": storno.id, "storno": f"{storno.series_name}{storno.number_text}"},
     )
+    lifecycle.after_issue(session, company, storno, actor=actor)
+    lifecycle.after_reverse(session, company, original, storno, actor=actor)
     return storno
 
 
@@ -136,6 +139,7 @@ def cancel_document(session: Session, company: Company, kind: str, series: str |
     doc.status = "cancelled"
     events.record(session, company_id=company.id, entity="document", entity_id=doc.id, action="cancelled",
                   actor=actor, data={"label": label})
+    lifecycle.after_cancel(session, company, doc, actor=actor)
     return doc
 
 
@@ -156,6 +160,7 @@ def restore_document(session: Session, company: Company, kind: str, series: str 
     doc.status = "issued"
     events.record(session, company_id=company.id, entity="document", entity_id=doc.id, action="restored",
                   actor=actor, data={"label": label})
+    lifecycle.after_restore(session, company, doc, actor=actor)
     return doc
 
 
@@ -182,6 +187,7 @@ def delete_document(session: Session, company: Company, kind: str, series: str |
         raise Conflict(f"Factura {label} are incasari. Stergeti intai incasarile.")
     if session.scalar(select(func.count()).select_from(Document).where(Document.estimate_id == doc.id)):
         raise Conflict(f"Proforma {label} a fost facturata si nu poate fi stearsa.")
+    lifecycle.before_delete(session, company, doc, actor=actor)
     events.record(session, company_id=company.id, entity="document", entity_id=doc.id, action="deleted",
                   actor=actor, data=snapshot(doc))
     series_row.next_number = doc.number

@@ -369,3 +369,44 @@ class ExchangeRate(Base):
     day: Mapped[date] = mapped_column(Date)
     rate: Mapped[Decimal] = mapped_column(Money)
     source: Mapped[str] = mapped_column(String(20), default="BNR")
+
+
+class Job(Base):
+    """The transactional outbox: work queued in the same transaction as the change that needs it.
+
+    A job with a ``key`` is unique per ``kind`` (enqueueing it twice is a no-op), which is how
+    "exactly once" effects (one submission per document, one invoice per payment) are keyed.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("kind", "key", name="uq_jobs_kind_key"),
+        Index("ix_jobs_status_run_at", "status", "run_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str | None] = mapped_column(String(200))
+    company_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(12), default="queued")  # queued | running | done | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=12)
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Tables of the other areas live in their own modules; importing them here puts them in Base.metadata.
+from . import (  # noqa: E402,F401
+    models_anaf,
+    models_bridge,
+    models_email,
+    models_operations,
+    models_payments,
+    models_stock,
+    models_web,
+)

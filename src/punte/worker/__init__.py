@@ -1,0 +1,1 @@
+"""Background work: the job queue (outbox) and the worker that runs it."""
