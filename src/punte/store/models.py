@@ -407,6 +407,7 @@ from . import (  # noqa: E402,F401
     models_email,
     models_operations,
     models_payments,
+    models_sandbox,
     models_stock,
     models_web,
 )
