@@ -98,7 +98,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) ->
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", secret_key="test-secret-key", public_url="http://testserver")
+    return Settings(
+        data_dir=tmp_path / "data", secret_key="test-secret-key", public_url="http://testserver", bnr_auto_fetch=False
+    )
 
 
 CIF = "RO18547290"

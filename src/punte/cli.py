@@ -34,9 +34,80 @@ def _register_efactura() -> None:
 
     app.add_typer(rules_app, name="rules")
     app.add_typer(efactura_app, name="efactura")
+    from punte.cli_received import received_app
+
+    efactura_app.add_typer(received_app, name="received")
+    from punte.cli_anaf import anaf_app
+
+    app.add_typer(anaf_app, name="anaf")
 
 
 _register_efactura()
+
+
+def _register_payments() -> None:
+    from punte.cli_payments import cash_app
+
+    app.add_typer(cash_app, name="cash")
+
+
+_register_payments()
+
+
+def _register_operations() -> None:
+    from punte.cli_operations import register
+
+    register(app, company_app)
+
+
+_register_operations()
+
+
+def _register_email() -> None:
+    from punte.cli_email import email_app, smtp_app
+
+    app.add_typer(smtp_app, name="smtp")
+    app.add_typer(email_app, name="email")
+
+
+_register_email()
+
+
+def _register_rates() -> None:
+    from punte.cli_fx import rates_app
+
+    app.add_typer(rates_app, name="rates")
+
+
+_register_rates()
+
+
+def _register_stock() -> None:
+    from punte.cli_stock import stock_app, warehouse_app
+
+    app.add_typer(warehouse_app, name="warehouse")
+    app.add_typer(stock_app, name="stock")
+
+
+_register_stock()
+
+
+def _register_users() -> None:
+    from punte.cli_web import user_app
+
+    app.add_typer(user_app, name="user")
+
+
+_register_users()
+
+
+def _register_bridge() -> None:
+    from punte.cli_bridge import bridge_app
+
+    app.add_typer(bridge_app, name="bridge")
+
+
+_register_bridge()
 
 console = Console()
 err = Console(stderr=True)
@@ -69,6 +140,7 @@ def serve(
     port = port or settings.port
     application = create_app(settings, worker=settings.embedded_worker)
     console.print(f"punte on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    console.print(f"Dashboard: http://{host}:{port}/  (dashboard users: 'punte user add', see README)")
     console.print(f"Database: {settings.resolved_database_url()}")
     console.print(f"Data directory: {settings.data_dir.resolve()}")
     console.print(

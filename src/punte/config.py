@@ -30,9 +30,55 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = 10
     rate_limit_block_seconds: int = Field(default=600, description="How long a user over the limit is blocked (403).")
     sqlite_busy_timeout_ms: int = 30000
+    anaf_client_id: str | None = Field(default=None, description="OAuth client id of punte's app registered at ANAF.")
+    anaf_client_secret: str | None = Field(default=None, description="OAuth client secret of that app.")
+    anaf_redirect_uri: str | None = Field(default=None, description="OAuth callback; default {public_url}/anaf/callback.")
+    anaf_oauth_url: str = Field(
+        default="https://logincert.anaf.ro/anaf-oauth2/v1", description="ANAF's OAuth server (test and prod)."
+    )
+    anaf_sandbox_oauth_url: str | None = Field(
+        default=None, description="The sandbox's OAuth server; default {public_url}/anaf-sandbox/anaf-oauth2/v1."
+    )
+    anaf_sandbox_url: str | None = Field(
+        default=None, description="The sandbox's e-Factura API; default {public_url}/anaf-sandbox/prod/FCTEL/rest/."
+    )
+    anaf_test_url: str = "https://api.anaf.ro/test/FCTEL/rest/"
+    anaf_prod_url: str = "https://api.anaf.ro/prod/FCTEL/rest/"
+    anaf_connect_timeout: float = Field(default=10.0, description="Seconds to connect to ANAF.")
+    anaf_read_timeout: float = Field(default=60.0, description="Seconds to wait for ANAF's answer.")
+    anaf_refresh_margin_days: float = Field(
+        default=14.0, description="The access token is refreshed when it expires within this many days."
+    )
+    anaf_poll_seconds: float = Field(default=10.0, description="First stareMesaj poll after an upload (then doubling).")
+    anaf_poll_max_seconds: float = Field(default=900.0, description="Longest wait between two stareMesaj polls.")
+    anaf_unknown_grace_seconds: float = Field(
+        default=3600.0,
+        description="How long an upload without answer is looked for in the message list before it is sent again.",
+    )
+    received_sync_minutes: int = Field(
+        default=60, description="The worker downloads received e-Factura invoices this often (0: only on demand)."
+    )
+    bnr_base_url: str = Field(default="https://www.bnr.ro", description="Where BNR's rate files are fetched from.")
+    bnr_auto_fetch: bool = Field(
+        default=True, description="The worker fetches BNR's daily rates when a publication is due."
+    )
     embedded_worker: bool = Field(
         default=True, description="`punte serve` runs a worker thread; turn off when `punte worker` runs apart."
     )
+    anaf_sandbox_enabled: bool = Field(
+        default=True, description="Serve the offline ANAF sandbox under /anaf-sandbox (the embedded default's ANAF)."
+    )
+    session_idle_minutes: int = Field(default=120, description="Dashboard sessions end after this long unused.")
+    session_max_hours: int = Field(default=24 * 7, description="Dashboard sessions end this long after log-in.")
+    login_max_failures: int = Field(
+        default=5, description="Failed dashboard log-ins per e-mail (and 4x that per IP) before log-in is refused."
+    )
+    login_window_minutes: int = Field(default=15, description="Window over which failed log-ins are counted.")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry ``Secure`` when the dashboard is served over HTTPS."""
+        return self.public_url.lower().startswith("https://")
 
     @classmethod
     def settings_customise_sources(

@@ -14,9 +14,14 @@ from punte.config import Settings, get_settings
 from punte.store.db import Database
 from punte.store.migrate import upgrade
 
+from .anaf_routes import router as anaf_router
 from .context import ApiError, AuthCache, basic_credentials, error_response
+from .email_routes import router as email_router
+from .operations_routes import router as operations_router
 from .ratelimit import RateLimiter
+from .payment_routes import router as payment_router
 from .smartbill_routes import router as smartbill_router
+from .stock_routes import router as stock_router
 from .views import router as views_router
 
 
@@ -100,7 +105,25 @@ def create_app(
         return {"status": "ok", "version": __version__}
 
     app.include_router(smartbill_router)
+    app.include_router(operations_router)
+    app.include_router(payment_router)
+    app.include_router(stock_router)
     app.include_router(views_router)
+    app.include_router(anaf_router)
+    app.include_router(email_router)
+    from .received_routes import router as received_router
+
+    app.include_router(received_router)  # punte extension: /SBORO/api/efactura/received (supplier invoices)
+    from .webhook_routes import install as install_webhooks
+
+    install_webhooks(app)  # POST /webhooks/{stripe|shopify|paypal}/{cif}: the payment bridge's inbox
+    if settings.anaf_sandbox_enabled:
+        from punte.efactura.sandbox import install as install_anaf_sandbox
+
+        install_anaf_sandbox(app, settings, database)
+    from punte.web import install as install_dashboard
+
+    install_dashboard(app)  # the dashboard: / (overview), /login, /documents, /settings ...
     _add_wire_schemas(app)
     return app
 

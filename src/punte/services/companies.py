@@ -118,6 +118,75 @@ def vat_status_on(company: Company, day: date) -> VatStatus:
     return max(applicable, key=lambda s: s.effective_from)
 
 
+@dataclass(frozen=True)
+class VatStatusChange:
+    status: VatStatus
+    payer_changed: bool
+    stopped_recurring: list[int]
+    deactivated_price_lists: list[str]
+
+
+def change_vat_status(
+    session: Session,
+    company: Company,
+    *,
+    vat_payer: bool,
+    effective_from: date,
+    vat_on_collection: bool = False,
+    actor: str,
+) -> VatStatusChange:
+    """Record the company's new VAT status from ``effective_from`` on (the history only grows).
+
+    A change between payer and non-payer (not one of VAT on collection alone) stops every active or
+    paused recurring invoice (they must be set up again) and deactivates the special price lists, as
+    SmartBill does, at once and whatever the effective date; each is recorded as an event. Documents
+    issued under the old status keep it and can then only be viewed (``check_same_vat_status``).
+    """
+    from .price_lists import deactivate_all
+    from .recurring import stop_all
+
+    if vat_on_collection and not vat_payer:
+        raise DomainError("O firma neplatitoare de tva nu poate folosi tva la incasare!")
+    session.scalar(select(Company.id).where(Company.id == company.id).with_for_update())
+    history = list(session.scalars(
+        select(VatStatus).where(VatStatus.company_id == company.id).order_by(VatStatus.effective_from)
+    ))
+    latest = history[-1]
+    if effective_from <= latest.effective_from:
+        raise DomainError(
+            "Statutul de platitor TVA se poate schimba doar de la o data ulterioara ultimei schimbari "
+            f"({latest.effective_from.strftime('%d.%m.%Y')})."
+        )
+    if latest.vat_payer == vat_payer and latest.vat_on_collection == vat_on_collection:
+        raise DomainError("Firma are deja acest statut de platitor TVA.")
+    row = VatStatus(
+        company_id=company.id, vat_payer=vat_payer, vat_on_collection=vat_on_collection,
+        effective_from=effective_from,
+    )
+    session.add(row)
+    session.flush()
+    session.expire(company, ["vat_statuses"])
+    payer_changed = latest.vat_payer != vat_payer
+    events.record(
+        session, company_id=company.id, entity="company", entity_id=company.id, action="vat_status_changed",
+        actor=actor, data={
+            "vat_payer": vat_payer, "vat_on_collection": vat_on_collection, "effective_from": effective_from,
+            "before": {"vat_payer": latest.vat_payer, "vat_on_collection": latest.vat_on_collection,
+                       "effective_from": latest.effective_from},
+        },
+    )
+    stopped: list[int] = []
+    lists: list[str] = []
+    if payer_changed:
+        reason = (
+            f"Statutul de platitor TVA al firmei s-a schimbat ({'platitor' if vat_payer else 'neplatitor'} "
+            f"de la {effective_from.strftime('%d.%m.%Y')})."
+        )
+        stopped = stop_all(session, company, actor=actor, reason=reason)
+        lists = [pl.name for pl in deactivate_all(session, company, actor=actor, reason=reason)]
+    return VatStatusChange(row, payer_changed, stopped, lists)
+
+
 def vat_rates(session: Session, company_id: int) -> list[VatRate]:
     rows = session.scalars(select(VatRateRow).where(VatRateRow.company_id == company_id).order_by(VatRateRow.id))
     return [

@@ -1,12 +1,13 @@
-"""Invoices made from a proforma (``useEstimateDetails``)."""
+"""Invoices made from a proforma (``useEstimateDetails``), and the list of them (``GET /estimate/invoices``)."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from punte.domain.errors import DomainError
+from punte.domain.errors import DomainError, NotFound
 from punte.smartbill.wire import ClientData, InvoiceRequest, ProductData
-from punte.store.models import Company
+from punte.store.models import Company, Document
 
 from .operations import find_document
 
@@ -80,3 +81,22 @@ def apply_estimate_details(session: Session, company: Company, req: InvoiceReque
     )
     merged._estimate_id = estimate.id
     return merged
+
+
+def invoices_from_estimate(
+    session: Session, company: Company, series: str | None, number: str | None
+) -> tuple[Document, list[Document]]:
+    """The proforma and the invoices made from it (issued or since cancelled; drafts left out), in order."""
+    estimate = find_document(session, company, "proforma", series, number)
+    if estimate is None or estimate.status == "draft":
+        raise NotFound(f"Proforma cu seria si numarul {(series or '').strip()}{(number or '').strip()} nu a fost gasita!")
+    invoices = list(session.scalars(
+        select(Document)
+        .where(Document.estimate_id == estimate.id, Document.status != "draft")
+        .order_by(Document.issued_at, Document.id)
+    ))
+    return estimate, invoices
+
+
+def not_invoiced_text(estimate: Document) -> str:
+    return f"Proforma cu seria si numarul {estimate.series_name}{estimate.number_text or ''} nu a fost facturata."

@@ -43,6 +43,7 @@ from punte.store.models import Client, Company, Document, DocumentLine, Exchange
 from . import events, lifecycle
 from .companies import vat_rates, vat_status_on
 from .payments import record_payment_at_issue
+from .price_lists import PriceResolver
 
 BUCHAREST = ZoneInfo("Europe/Bucharest")
 LANGUAGES = {"RO", "EN", "FR", "DE", "IT", "ES", "HU"}
@@ -169,6 +170,9 @@ def _save_product(session: Session, company: Company, item: ProductInput, curren
     row.is_service = item.is_service
 
 
+STALE_RATE_DAYS = 7
+
+
 def lookup_exchange_rate(session: Session, currency: str, day: date) -> Decimal:
     """BNR rate of the last publication on or before ``day``; a clear error when none is known."""
     row = session.scalar(
@@ -177,10 +181,12 @@ def lookup_exchange_rate(session: Session, currency: str, day: date) -> Decimal:
         .order_by(ExchangeRate.day.desc())
         .limit(1)
     )
-    if row is None:
+    # BNR publishes every banking day; the longest pause (Easter, Christmas) is a few days. A newest
+    # stored rate older than a week means the store is behind, not that BNR published nothing.
+    if row is None or (day - row.day).days > STALE_RATE_DAYS:
         raise DomainError(
             f"Cursul BNR pentru {currency.upper()} la data {day.isoformat()} nu este cunoscut. "
-            "Trimiteti exchangeRate sau incarcati cursurile BNR (punte rates load)."
+            "Trimiteti exchangeRate sau incarcati cursurile BNR (punte rates load / punte rates fetch)."
         )
     return row.rate
 
@@ -194,6 +200,7 @@ def _product_items(
     day: date,
     currency: str,
     none_text: str,
+    prices: PriceResolver | None = None,
 ) -> list[ProductInput | DiscountInput]:
     products = req.products or []
     if not products:
@@ -202,7 +209,9 @@ def _product_items(
         raise DomainError("Numarul maxim acceptat de 400 intrari pe document a fost depasit.")
     items: list[ProductInput | DiscountInput] = []
     for p in products:
-        items.append(_discount(p, vat_payer, rates, day) if p.isDiscount else _product(p, company, vat_payer, rates, day))
+        items.append(
+            _discount(p, vat_payer, rates, day) if p.isDiscount else _product(p, company, vat_payer, rates, day, prices)
+        )
     for p in products:
         if not p.isDiscount and p.currency and p.currency.upper() not in CURRENCIES:
             raise DomainError("Moneda nu a fost gasita pe server!")
@@ -215,10 +224,30 @@ def _rate_for(p: ProductData, vat_payer: bool, rates: list[VatRate], day: date, 
     return find_rate(rates, day, name=p.taxName or None, percentage=p.taxPercentage, product=name)
 
 
-def _product(p: ProductData, company: Company, vat_payer: bool, rates: list[VatRate], day: date) -> ProductInput:
+def _product(
+    p: ProductData, company: Company, vat_payer: bool, rates: list[VatRate], day: date,
+    prices: PriceResolver | None = None,
+) -> ProductInput:
     name = (p.name or "").strip()
     if not name:
         raise DomainError("name trebuie specificat pentru fiecare produs")
+    if p.price is None and prices is not None:
+        # A nomenclature product named without a price: the client's special price list, else its own price.
+        found = prices.price_for(name, (p.code or "").strip() or None)
+        if found is not None:
+            if (p.currency or "").strip() and p.currency.strip().upper() != found.currency:  # type: ignore[union-attr]
+                raise DomainError(
+                    f"Pretul produsului {name} ({found.source}) este in {found.currency}; "
+                    f"trimiteti pretul sau currency {found.currency}."
+                )
+            p = p.model_copy(update={
+                "price": found.price,
+                "currency": found.currency,
+                "isTaxIncluded": found.tax_included,
+                "measuringUnitName": p.measuringUnitName or found.unit,
+                "taxName": p.taxName if (p.taxName or p.taxPercentage is not None) else found.vat_name,
+                "isService": p.isService or found.is_service,
+            })
     if not (p.measuringUnitName or "").strip():
         raise DomainError("measuringUnitName trebuie specificat pentru fiecare produs")
     if not (p.currency or "").strip():
@@ -409,10 +438,6 @@ def create_document(
 
         req = apply_estimate_details(session, company, req)
 
-    if req.sendEmail:
-        raise DomainError(
-            "Trimiterea documentelor pe e-mail nu este configurata in punte; emiteti documentul fara sendEmail."
-        )
     if req.client is None:
         raise DomainError("client trebuie specificat")
     if not (req.client.name or "").strip():
@@ -435,7 +460,8 @@ def create_document(
     rates = vat_rates(session, company.id) if vat_payer else []
     none_text = "Factura nu contine produse!" if kind == INVOICE else "Proforma nu contine produse!"
     items = _product_items(
-        req, company=company, vat_payer=vat_payer, rates=rates, day=issue_date, currency=currency, none_text=none_text
+        req, company=company, vat_payer=vat_payer, rates=rates, day=issue_date, currency=currency, none_text=none_text,
+        prices=PriceResolver(session, company, req.client),
     )
 
     exchange_rate: Decimal | None = None
@@ -456,13 +482,14 @@ def create_document(
     )
 
     payment_url = ""
+    checkout = None  # "Generate URL": a Stripe Checkout link, made once the document has its id
     if req.paymentUrl:
         if req.paymentUrl.strip().lower() == "generate url":
-            raise DomainError(
-                "Nu este configurat niciun procesator de plati pentru generarea linkului de plata. "
-                "Trimiteti in paymentUrl linkul de plata."
-            )
-        payment_url = req.paymentUrl.strip()
+            from .bridge_checkout import plan_checkout  # refuses unless a Stripe bridge with an API key exists
+
+            checkout = plan_checkout(session, company)
+        else:
+            payment_url = req.paymentUrl.strip()
 
     details: dict[str, object] = {
         k: v
@@ -526,6 +553,8 @@ def create_document(
             f"Numarul {document.number_text} exista deja pe seria {series.name}. Verificati numarul urmator al seriei."
         ) from exc
     store_lines(session, document, lines)
+    if checkout is not None:
+        payment_url = checkout(session, company, document)
 
     if req.client.saveToDb:
         _save_client(session, company, req.client)
@@ -550,6 +579,10 @@ def create_document(
         if req.isDraft:
             raise DomainError("O factura ciorna nu poate fi incasata.")
         record_payment_at_issue(session, company, document, req.payment, actor=actor)
+    if req.sendEmail and not req.isDraft:
+        from .email import queue_issue_email  # refuses (rolling all back) when the company has no SMTP server
+
+        queue_issue_email(session, company, document, req.email, actor=actor)
     return Issued(document=document, payment_url=payment_url)
 
 

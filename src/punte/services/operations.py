@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 from punte.domain.documents import DocumentRef, IssuedDocument, Line, Party, Totals, VatSubtotal, negate
 from punte.domain.errors import Conflict, DomainError, NotFound
 from punte.domain.money import ZERO
-from punte.store.models import Company, Document, DocumentLine, Payment, Series
+from punte.store.models import Company, Document, DocumentLine, Series
 
 from . import events, lifecycle
 from .companies import vat_status_on
 from .issuing import assign_number, doc_label, parse_date, set_totals, snapshot, store_lines, today_in_romania
-from .payments import paid_amount
+from .payments import has_payments, paid_amount
 
 KIND_WORD = {"invoice": "Factura", "proforma": "Proforma"}
 
@@ -183,7 +183,7 @@ def delete_document(session: Session, company: Company, kind: str, series: str |
     assert series_row is not None and doc.number is not None
     if doc.number != series_row.next_number - 1:
         raise Conflict(f"Documentul cu seria si numarul {label} nu este ultimul din serie!")
-    if session.scalar(select(func.count()).select_from(Payment).where(Payment.document_id == doc.id)):
+    if has_payments(session, doc.id):
         raise Conflict(f"Factura {label} are incasari. Stergeti intai incasarile.")
     if session.scalar(select(func.count()).select_from(Document).where(Document.estimate_id == doc.id)):
         raise Conflict(f"Proforma {label} a fost facturata si nu poate fi stearsa.")

@@ -20,12 +20,11 @@ from pydantic import BaseModel, Field
 
 from .errors import ServerError, SmartBillApiError, ValidationError, error_for_status
 from .wire import (
-    ClientData,
     DocumentAnswer,
     DocumentAnswerV2,
+    EstimateInvoicesAnswer,
     Num,
     PaymentStatusAnswer,
-    ProductData,
     ReverseRequest,
     WireModel,
 )
@@ -33,39 +32,7 @@ from .wire import (
 T = TypeVar("T")
 Body = BaseModel | Mapping[str, Any]
 
-# ---- client-only wire models (operations punte's wire.py does not describe yet) -------------------------
-
-
-class InvoiceRef(WireModel):
-    """One invoice a payment is for (``invoicesList`` item)."""
-
-    seriesName: str | None = None
-    number: str | None = None
-
-
-class PaymentRequest(WireModel):
-    """Body of ``POST /payment`` (receipt, bank payment, fiscal receipt)."""
-
-    companyVatCode: str | None = None
-    client: ClientData | None = None
-    issueDate: str | None = None
-    currency: str | None = None
-    language: str | None = None
-    seriesName: str | None = None
-    exchangeRate: Num | None = None
-    precision: int | None = None
-    value: Num | None = None
-    text: str | None = None
-    translatedText: str | None = None
-    isDraft: bool | None = None
-    type: str | None = None
-    isCash: bool | None = None
-    observation: str | None = None
-    useInvoiceDetails: bool | None = None
-    invoicesList: list[InvoiceRef] | None = None
-    returnFiscalPrinterText: bool | None = None
-    useStock: bool | None = None
-    products: list[ProductData] | None = None
+# ---- client-only wire models (operations punte's wire.py does not describe yet; payments are in wire.py) -----
 
 
 class SendDocumentRequest(WireModel):
@@ -80,40 +47,6 @@ class SendDocumentRequest(WireModel):
     cc: str | None = None
     bcc: str | None = None
     bodyText: str | None = None
-
-
-class PaymentAnswer(WireModel):
-    """Answer of ``POST /payment``; ``id`` and ``message`` (base64 text) are set for fiscal receipts."""
-
-    errorText: str = ""
-    message: str = ""
-    number: str = ""
-    series: str = ""
-    url: str = ""
-    id: str = ""
-
-
-class PaymentTextAnswer(WireModel):
-    """Answer of ``GET /payment/text``: ``message`` is the fiscal receipt text, base64."""
-
-    errorText: str = ""
-    message: str = ""
-
-
-class InvoiceNumber(WireModel):
-    """An invoice issued from a proforma."""
-
-    series: str = ""
-    number: str = ""
-
-
-class EstimateInvoicesAnswer(WireModel):
-    """Answer of ``GET /estimate/invoices``. A proforma not invoiced yet gives ``areInvoicesCreated=False``."""
-
-    errorText: str = ""
-    message: str = ""
-    areInvoicesCreated: bool = False
-    invoices: list[InvoiceNumber] = Field(default_factory=list)
 
 
 class Warehouse(WireModel):
@@ -288,6 +221,11 @@ def post(path: str, answer: type[T], data: Body, key: Key) -> Call[T]:
 def delete(path: str, params: dict[str, str], key: Key) -> Call[DocumentAnswer]:
     """``DELETE /payment/chitanta`` and ``DELETE /payment/v2``."""
     return Call("DELETE", path, DocumentAnswer, params, idempotency_key=key)
+
+
+def put(path: str, answer: type[T], params: dict[str, str], key: Key) -> Call[T]:
+    """A state change named by its query string (``PUT /payment/issue``, a punte extension)."""
+    return Call("PUT", path, answer, params, idempotency_key=key)
 
 
 def get(path: str, answer: type[T], **params: str | Decimal | float | date | None) -> Call[T]:

@@ -26,10 +26,6 @@ from . import _common as ops
 from ._common import (
     Body,
     Call,
-    EstimateInvoicesAnswer,
-    PaymentAnswer,
-    PaymentRequest,
-    PaymentTextAnswer,
     RetryPolicy,
     SendAnswer,
     SendDocumentRequest,
@@ -37,7 +33,22 @@ from ._common import (
 )
 from .client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, USER_AGENT, SlidingWindow
 from .errors import TransportError
-from .wire import DocumentAnswer, DocumentAnswerV2, MeasuringUnitsAnswer, PaymentStatusAnswer, SeriesAnswer, TaxAnswer
+from .wire import (
+    CashBalanceAnswer,
+    CashOperationAnswer,
+    CashOperationRequest,
+    CashRegisterAnswer,
+    DocumentAnswer,
+    DocumentAnswerV2,
+    EstimateInvoicesAnswer,
+    MeasuringUnitsAnswer,
+    PaymentAnswer,
+    PaymentRequest,
+    PaymentStatusAnswer,
+    PaymentTextAnswer,
+    SeriesAnswer,
+    TaxAnswer,
+)
 
 __all__ = ["AsyncRateLimiter", "AsyncSmartBill"]
 
@@ -189,6 +200,32 @@ class Payments:
                            paymentValue=payment_value, clientName=client_name, clientCif=client_cif)
         return await self._run(ops.delete("/payment/v2", params, idempotency_key))
 
+    async def issue(self, cif: str, id: str | int, *, idempotency_key: Key = None) -> PaymentAnswer:
+        """Give a draft receipt (``isDraft``) its number (``PUT /payment/issue``; punte extension)."""
+        return await self._run(ops.put("/payment/issue", PaymentAnswer, ops.query(cif=cif, id=id), idempotency_key))
+
+
+class Cash:
+    """punte's cash book (``/cash/...``): a punte extension, SmartBill has no such operations."""
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+
+    async def operation(self, data: CashOperationRequest | Body, *, idempotency_key: Key = None) -> CashOperationAnswer:
+        """A manual cash operation, ``type`` "incasare" (in) or "plata" (out) (``POST /cash/operation``)."""
+        return await self._run(ops.post("/cash/operation", CashOperationAnswer, data, idempotency_key))
+
+    async def balance(self, cif: str, currency: str | None = None, date: DateLike | None = None) -> CashBalanceAnswer:
+        """The cash balance now or at the end of ``date`` (``GET /cash/balance``)."""
+        return await self._run(ops.get("/cash/balance", CashBalanceAnswer, cif=cif, currency=currency, date=date))
+
+    async def movements(
+        self, cif: str, currency: str | None = None, date_from: DateLike | None = None, date_to: DateLike | None = None,
+    ) -> CashRegisterAnswer:
+        """The cash register between two dates (``GET /cash/movements``; default: this month)."""
+        params = {"cif": cif, "currency": currency, "from": date_from, "to": date_to}
+        return await self._run(ops.get("/cash/movements", CashRegisterAnswer, **params))
+
 
 class Documents:
     """``POST /document/send``."""
@@ -270,6 +307,7 @@ class AsyncSmartBill:
         self.invoices = Invoices(self._run)
         self.estimates = Estimates(self._run)
         self.payments = Payments(self._run)
+        self.cash = Cash(self._run)
         self.documents = Documents(self._run)
         self.taxes = Taxes(self._run)
         self.series = Series(self._run)

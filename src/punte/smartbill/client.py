@@ -30,12 +30,6 @@ from . import _common as ops
 from ._common import (
     Body,
     Call,
-    EstimateInvoicesAnswer,
-    InvoiceNumber,
-    InvoiceRef,
-    PaymentAnswer,
-    PaymentRequest,
-    PaymentTextAnswer,
     RetryPolicy,
     SendAnswer,
     SendDocumentRequest,
@@ -46,9 +40,27 @@ from ._common import (
     Warehouse,
 )
 from .errors import TransportError
-from .wire import DocumentAnswer, DocumentAnswerV2, MeasuringUnitsAnswer, PaymentStatusAnswer, SeriesAnswer, TaxAnswer
+from .wire import (
+    CashBalanceAnswer,
+    CashOperationAnswer,
+    CashOperationRequest,
+    CashRegisterAnswer,
+    DocumentAnswer,
+    DocumentAnswerV2,
+    EstimateInvoicesAnswer,
+    InvoiceNumber,
+    InvoiceRef,
+    MeasuringUnitsAnswer,
+    PaymentAnswer,
+    PaymentRequest,
+    PaymentStatusAnswer,
+    PaymentTextAnswer,
+    SeriesAnswer,
+    TaxAnswer,
+)
 
 __all__ = [
+    "CashBalanceAnswer", "CashOperationAnswer", "CashOperationRequest", "CashRegisterAnswer",
     "DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "EstimateInvoicesAnswer", "InvoiceNumber", "InvoiceRef", "PaymentAnswer",
     "PaymentRequest", "PaymentTextAnswer", "RateLimiter", "RetryPolicy", "SendAnswer", "SendDocumentRequest",
     "SendStatus", "SlidingWindow", "SmartBill", "StockEntry", "StockProduct", "StocksAnswer", "Warehouse",
@@ -227,6 +239,32 @@ class Payments:
                            paymentValue=payment_value, clientName=client_name, clientCif=client_cif)
         return self._run(ops.delete("/payment/v2", params, idempotency_key))
 
+    def issue(self, cif: str, id: str | int, *, idempotency_key: Key = None) -> PaymentAnswer:
+        """Give a draft receipt (``isDraft``) its number (``PUT /payment/issue``; punte extension)."""
+        return self._run(ops.put("/payment/issue", PaymentAnswer, ops.query(cif=cif, id=id), idempotency_key))
+
+
+class Cash:
+    """punte's cash book (``/cash/...``): a punte extension, SmartBill has no such operations."""
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+
+    def operation(self, data: CashOperationRequest | Body, *, idempotency_key: Key = None) -> CashOperationAnswer:
+        """A manual cash operation, ``type`` "incasare" (in) or "plata" (out) (``POST /cash/operation``)."""
+        return self._run(ops.post("/cash/operation", CashOperationAnswer, data, idempotency_key))
+
+    def balance(self, cif: str, currency: str | None = None, date: DateLike | None = None) -> CashBalanceAnswer:
+        """The cash balance now or at the end of ``date`` (``GET /cash/balance``)."""
+        return self._run(ops.get("/cash/balance", CashBalanceAnswer, cif=cif, currency=currency, date=date))
+
+    def movements(
+        self, cif: str, currency: str | None = None, date_from: DateLike | None = None, date_to: DateLike | None = None,
+    ) -> CashRegisterAnswer:
+        """The cash register between two dates (``GET /cash/movements``; default: this month)."""
+        params = {"cif": cif, "currency": currency, "from": date_from, "to": date_to}
+        return self._run(ops.get("/cash/movements", CashRegisterAnswer, **params))
+
 
 class Documents:
     """``POST /document/send``."""
@@ -310,6 +348,7 @@ class SmartBill:
         self.invoices = Invoices(self._run)
         self.estimates = Estimates(self._run)
         self.payments = Payments(self._run)
+        self.cash = Cash(self._run)
         self.documents = Documents(self._run)
         self.taxes = Taxes(self._run)
         self.series = Series(self._run)

@@ -223,6 +223,158 @@ class MeasuringUnitsAnswer(WireModel):
     mu: list[str] = Field(default_factory=list)
 
 
+# ---- payments (Incasari) and proforma -> invoices ------------------------------------------------------
+
+
+class InvoiceRef(WireModel):
+    """One invoice a payment is for (``invoicesList`` item)."""
+
+    seriesName: str | None = None
+    number: str | None = None
+
+
+def _one_or_many(value: Any) -> Any:
+    """``invoicesList`` is a list in most examples and a single object with ``useInvoiceDetails``."""
+    if isinstance(value, dict):
+        return [value]
+    return value
+
+
+class PaymentRequest(WireModel):
+    """Body of ``POST /payment``: receipt (Chitanta), fiscal receipt (Bon) or another payment type.
+
+    ``received*`` split a fiscal receipt's total over the means of payment (cash, card, meal tickets...).
+    """
+
+    companyVatCode: str | None = None
+    client: ClientData | None = None
+    issueDate: str | None = None
+    currency: str | None = None
+    language: str | None = None
+    seriesName: str | None = None
+    exchangeRate: Num | None = None
+    precision: int | None = None
+    value: Num | None = None
+    text: str | None = None
+    translatedText: str | None = None
+    isDraft: bool | None = None
+    type: str | None = None
+    isCash: bool | None = None
+    observation: str | None = None
+    useInvoiceDetails: bool | None = None
+    invoicesList: Annotated[list[InvoiceRef] | None, BeforeValidator(_one_or_many)] = None
+    returnFiscalPrinterText: bool | None = None
+    useStock: bool | None = None
+    products: list[ProductData] | None = None
+    receivedCash: Num | None = None
+    receivedCard: Num | None = None
+    receivedTicheteMasa: Num | None = None
+    receivedTicheteCadou: Num | None = None
+    receivedOrdinDePlata: Num | None = None
+    receivedCec: Num | None = None
+    receivedCredit: Num | None = None
+    receivedCupon: Num | None = None
+    receivedPuncteDeFidelitate: Num | None = None
+    receivedBonuriValoareFixa: Num | None = None
+    receivedMonedaAlternativa: Num | None = None
+
+
+class PaymentAnswer(WireModel):
+    """Answer of ``POST /payment``. A receipt gives its ``series``/``number``; a fiscal receipt its
+    ``number``, its ``id`` (for ``GET /payment/text``) and, with ``returnFiscalPrinterText``, the text for
+    the cash register in ``message`` (base64)."""
+
+    errorText: str = ""
+    message: str = ""
+    number: str = ""
+    series: str = ""
+    url: str = ""
+    id: str = ""
+
+
+class PaymentTextAnswer(WireModel):
+    """Answer of ``GET /payment/text``: ``message`` is the fiscal receipt text, base64."""
+
+    errorText: str = ""
+    message: str = ""
+
+
+class InvoiceNumber(WireModel):
+    """An invoice issued from a proforma."""
+
+    series: str = ""
+    number: str = ""
+
+
+class EstimateInvoicesAnswer(WireModel):
+    """Answer of ``GET /estimate/invoices``. A proforma not invoiced yet gives ``areInvoicesCreated=False``
+    and the ``errorText`` ``Proforma cu seria si numarul x nu a fost facturata.``"""
+
+    errorText: str = ""
+    message: str = ""
+    areInvoicesCreated: bool = False
+    invoices: list[InvoiceNumber] = Field(default_factory=list)
+
+
+class CashOperationRequest(WireModel):
+    """punte extension, body of ``POST /cash/operation``: a manual cash operation correcting the register.
+
+    ``type``: ``incasare`` (money put in, e.g. "Alta incasare") or ``plata`` (money taken out, "Alta plata").
+    """
+
+    companyVatCode: str | None = None
+    type: str | None = None
+    value: Num | None = None
+    currency: str | None = None
+    issueDate: str | None = None
+    text: str | None = None
+
+
+class CashMovementItem(WireModel):
+    """One line of the cash register: signed ``value`` (+ in, - out) and the balance after it."""
+
+    id: int
+    date: str
+    kind: str
+    value: Num
+    balance: Num
+    document: str = ""
+    text: str = ""
+
+
+class CashOperationAnswer(WireModel):
+    """Answer of ``POST /cash/operation``: the movement written and the register's balance after it."""
+
+    errorText: str = ""
+    message: str = ""
+    currency: str = "RON"
+    movement: CashMovementItem | None = None
+    balance: Num = Decimal(0)
+
+
+class CashBalanceAnswer(WireModel):
+    """Answer of ``GET /cash/balance``: the balance at the end of ``date`` (today by default)."""
+
+    errorText: str = ""
+    message: str = ""
+    currency: str = "RON"
+    date: str = ""
+    balance: Num = Decimal(0)
+
+
+class CashRegisterAnswer(WireModel):
+    """Answer of ``GET /cash/movements``: the cash register between two dates."""
+
+    errorText: str = ""
+    message: str = ""
+    currency: str = "RON"
+    dateFrom: str = ""
+    dateTo: str = ""
+    openingBalance: Num = Decimal(0)
+    closingBalance: Num = Decimal(0)
+    movements: list[CashMovementItem] = Field(default_factory=list)
+
+
 class ErrorAnswer(WireModel):
     errorText: str
     message: str = ""

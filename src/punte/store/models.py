@@ -228,6 +228,7 @@ class Document(Base):
     __table_args__ = (
         UniqueConstraint("company_id", "series_id", "number", name="uq_documents_company_series_number"),
         Index("ix_documents_company_kind_date", "company_id", "kind", "issue_date"),
+        Index("ix_documents_company_date_id", "company_id", "issue_date", "id"),  # dashboard keyset pages
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -305,10 +306,15 @@ class DocumentLine(Base):
 
 
 class Payment(Base):
-    """A payment collected against documents (or standalone); a Chitanta has its own series number."""
+    """A payment collected against invoices (or standalone); a Chitanta has its own series number, a Bon
+    (fiscal receipt) the number of the company's fiscal printer. ``document_id`` is the first invoice; the
+    split over invoices is in ``payment_allocations``. A draft receipt (``status`` draft) has no number."""
 
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("company_id", "series_id", "number", name="uq_payments_company_series_number"),)
+    __table_args__ = (
+        UniqueConstraint("company_id", "series_id", "number", name="uq_payments_company_series_number"),
+        UniqueConstraint("company_id", "fiscal_printer_id", "number", name="uq_payments_company_fiscal_number"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="RESTRICT"), index=True)
@@ -322,9 +328,16 @@ class Payment(Base):
     series_name: Mapped[str | None] = mapped_column(String(20))
     number: Mapped[int | None] = mapped_column(Integer)
     client_name: Mapped[str | None] = mapped_column(String(200))
-    client_cif: Mapped[str | None] = mapped_column(String(40))
+    client_cif: Mapped[str | None] = mapped_column(String(40))  # as written on the invoice / request
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(12), default="issued", server_default="issued")  # issued | draft
+    language: Mapped[str] = mapped_column(String(5), default="RO", server_default="RO")
+    exchange_rate: Mapped[Decimal | None] = mapped_column(Money)
+    fiscal_printer_id: Mapped[int | None] = mapped_column(ForeignKey("fiscal_printers.id", ondelete="RESTRICT"))
+    number_text: Mapped[str | None] = mapped_column(String(20))  # the number as printed ("0001")
+    fiscal_text: Mapped[str | None] = mapped_column(Text)  # a Bon's text for the cash register
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)  # text, observation, client, tenders
 
 
 class Event(Base):
@@ -407,6 +420,7 @@ from . import (  # noqa: E402,F401
     models_email,
     models_operations,
     models_payments,
+    models_received,
     models_sandbox,
     models_stock,
     models_web,

@@ -30,7 +30,7 @@ from .queue import ClaimedJob
 log = logging.getLogger("punte.worker")
 
 #: Modules whose import registers handlers and periodic tasks.
-HANDLER_MODULES: list[str] = []
+HANDLER_MODULES: list[str] = ["punte.services.fx", "punte.services.email", "punte.services.recurring", "punte.efactura.pipeline", "punte.services.bridge", "punte.services.received"]
 
 
 class Retry(Exception):  # noqa: N818 - a control-flow signal, not an error

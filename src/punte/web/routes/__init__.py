@@ -1,0 +1,13 @@
+"""The dashboard's routes, one module per area; :data:`router` gathers them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import auth, documents, issue, overview, settings
+
+MODULES = (auth, overview, documents, issue, settings)
+
+router = APIRouter(include_in_schema=False)
+for module in MODULES:
+    router.include_router(module.router)
