@@ -76,6 +76,7 @@ def apply_estimate_details(session: Session, company: Company, req: InvoiceReque
             "precision": estimate.precision,
             "mentions": req.mentions or estimate.details.get("mentions"),
             "useEstimateDetails": False,
+            "useStock": bool(req.useStock or (req.estimate is not None and req.estimate.useStock)),
             "estimate": None,
         }
     )

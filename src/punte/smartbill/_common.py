@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import builtins
 import json
 import random
 import re
@@ -16,83 +15,23 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 import pydantic
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from .errors import ServerError, SmartBillApiError, ValidationError, error_for_status
 from .wire import (
     DocumentAnswer,
     DocumentAnswerV2,
     EstimateInvoicesAnswer,
-    Num,
     PaymentStatusAnswer,
     ReverseRequest,
-    WireModel,
 )
 
 T = TypeVar("T")
 Body = BaseModel | Mapping[str, Any]
 
-# ---- client-only wire models (operations punte's wire.py does not describe yet; payments are in wire.py) -----
-
-
-class SendDocumentRequest(WireModel):
-    """Body of ``POST /document/send``; ``subject`` and ``bodyText`` are base64."""
-
-    companyVatCode: str | None = None
-    seriesName: str | None = None
-    number: str | None = None
-    type: str | None = None  # "factura" or "proforma"
-    subject: str | None = None
-    to: str | None = None
-    cc: str | None = None
-    bcc: str | None = None
-    bodyText: str | None = None
-
-
-class Warehouse(WireModel):
-    """``warehouseType``: "en gros" (at cost) or "en detail" (at sale price)."""
-
-    warehouseName: str = ""
-    warehouseType: str = ""
-
-
-class StockProduct(WireModel):
-    """``productCode`` only when the company uses product codes."""
-
-    productName: str = ""
-    productCode: str = ""
-    measuringUnit: str = ""
-    quantity: Num = Decimal(0)
-
-
-class StockEntry(WireModel):
-    """The products in stock in one warehouse."""
-
-    warehouse: Warehouse = Field(default_factory=Warehouse)
-    products: list[StockProduct] = Field(default_factory=list)
-
-
-class StocksAnswer(WireModel):
-    """Answer of ``GET /stocks``: products per warehouse."""
-
-    errorText: str = ""
-    message: str = ""
-    list: builtins.list[StockEntry] = Field(default_factory=builtins.list)
-
-
-class SendStatus(WireModel):
-    """``code``: 0 sent, 1 data error, 2 error on the SmartBill server."""
-
-    code: int = 0
-    message: str = ""
-
-
-class SendAnswer(WireModel):
-    """Answer of ``POST /document/send``: ``status.code`` 0 sent, 1 data error, 2 server error."""
-
-    errorText: str = ""
-    status: SendStatus = Field(default_factory=SendStatus)
-
+# The client reads and writes the same wire models as the server (stock and e-mail have their own modules).
+from .wire_email import SendAnswer, SendDocumentRequest, SendStatus  # noqa: E402,F401
+from .wire_stock import StockEntry, StockProduct, StocksAnswer, Warehouse  # noqa: E402,F401
 
 # ---- one operation -----------------------------------------------------------------------------------------
 
