@@ -168,6 +168,7 @@ class PaymentSpec:
     exchange_rate: Decimal | None = None
     fiscal: tuple[list[ReceiptItem], Settlement] | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    quota_taken: bool = False  # before_issue already ran (it must run before a receipt series is locked)
 
 
 @dataclass
@@ -362,12 +363,17 @@ def create_payment(session: Session, company: Company, req: PaymentRequest, *, a
         details["received"] = {f: format(v, "f") for f, v in received.items() if v}
         details["change"] = format(fiscal[1].change, "f") if fiscal[1].change else None
 
+    is_draft = bool(req.isDraft) and ptype == "Chitanta"
+    if not is_draft:
+        # Lock order (see services.quotas): the plan row before a receipt series, as an invoice issued with
+        # its payment does (invoice series, plan, receipt series); the other order could deadlock.
+        lifecycle.before_issue(session, company, kind="receipt" if ptype in CASH_TYPES else "payment")
     series = _receipt_series(session, company, req.seriesName, not_found=SERIES_NOT_FOUND) if ptype == "Chitanta" else None
     spec = PaymentSpec(
         type=ptype, value=value, currency=currency, day=day, language=source.language or "RO", client=client,
         targets=targets, is_cash=cash_amount > 0, cash_amount=cash_amount, series=series,
-        is_draft=bool(req.isDraft) and ptype == "Chitanta", exchange_rate=source.exchange_rate, fiscal=fiscal,
-        details={k: v for k, v in details.items() if v},
+        is_draft=is_draft, exchange_rate=source.exchange_rate, fiscal=fiscal,
+        details={k: v for k, v in details.items() if v}, quota_taken=not is_draft,
     )
     payment = store(session, company, spec, actor=actor)
     message = encode_text(payment.fiscal_text or "") if fiscal and req.returnFiscalPrinterText else ""
@@ -442,8 +448,9 @@ def store(session: Session, company: Company, spec: PaymentSpec, *, actor: str) 
         payment.series_id = spec.series.id
         payment.series_name = spec.series.name
     if not spec.is_draft and spec.type in CASH_TYPES:
-        _assign_number(session, company, payment, spec.series, fiscal=spec.fiscal is not None)
-    elif not spec.is_draft:  # SmartBill's FAQ: every payment is an API document for the subscription's limit
+        _assign_number(session, company, payment, spec.series, fiscal=spec.fiscal is not None,
+                       quota_taken=spec.quota_taken)
+    elif not spec.is_draft and not spec.quota_taken:  # SmartBill's FAQ: every payment counts for the limit
         lifecycle.before_issue(session, company, kind="payment")
     if spec.fiscal is not None:
         payment.fiscal_text = render(*spec.fiscal)
@@ -464,14 +471,17 @@ def store(session: Session, company: Company, spec: PaymentSpec, *, actor: str) 
     return payment
 
 
-def _assign_number(session: Session, company: Company, payment: Payment, series: Series | None, *, fiscal: bool) -> None:
+def _assign_number(session: Session, company: Company, payment: Payment, series: Series | None, *, fiscal: bool,
+                   quota_taken: bool = False) -> None:
     if series is not None:
-        lifecycle.before_issue(session, company, kind="receipt")
+        if not quota_taken:
+            lifecycle.before_issue(session, company, kind="receipt")
         payment.number = series.next_number
         payment.number_text = series.format(series.next_number)
         series.next_number += 1
     elif fiscal:
-        lifecycle.before_issue(session, company, kind="receipt")
+        if not quota_taken:
+            lifecycle.before_issue(session, company, kind="receipt")
         printer = _fiscal_printer(session, company)
         payment.fiscal_printer_id = printer.id
         payment.number = printer.next_number
@@ -570,11 +580,12 @@ def issue_draft_receipt(session: Session, company: Company, payment_id: str | No
                 f"Valoarea incasarii ({format(round_money(amount, doc.currency), 'f')}) depaseste suma de incasat "
                 f"pe factura {label(doc)}."
             )
+    lifecycle.before_issue(session, company, kind="receipt")  # the plan row before the series (lock order)
     series = session.scalar(select(Series).where(Series.id == payment.series_id).with_for_update()
                             .execution_options(populate_existing=True))
     if series is None:
         raise DomainError(SERIES_NOT_FOUND)
-    _assign_number(session, company, payment, series, fiscal=False)
+    _assign_number(session, company, payment, series, fiscal=False, quota_taken=True)
     payment.status = "issued"
     session.flush()
     events.record(session, company_id=company.id, entity="payment", entity_id=payment.id, action="issued",
