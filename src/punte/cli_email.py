@@ -166,4 +166,4 @@ def email_list(
     table = Table("id", "created (UTC)", "status", "attempts", "document", "recipients", "subject", "result")
     for row in rows:
         table.add_row(*row)
-    console.print(table)
+    Console().print(table)  # measured now, so COLUMNS set by the caller applies

@@ -93,6 +93,26 @@ def test_every_kind_counts_invoice_proforma_storno_and_a_draft_when_issued(clien
     assert storno.json()["errorText"].startswith(quotas.LIMIT_REACHED)
 
 
+def test_receipts_and_other_payments_count_too(client, account, db) -> None:  # type: ignore[no-untyped-def]
+    """SmartBill's FAQ: a proforma, its invoice and the collection are three API documents."""
+    set_plan(db, account.cif, 3)
+    client_data = body()["client"]
+
+    def pay(**fields):  # type: ignore[no-untyped-def]
+        data = {"companyVatCode": account.cif, "client": client_data, "issueDate": today_in_romania().isoformat(),
+                "isDraft": False, **fields}
+        return client.post(f"{API}/payment", headers=account.headers, json=data)
+
+    assert issue(client, account).status_code == 200
+    assert pay(type="Chitanta", value=10, isCash=True, invoicesList=[{"seriesName": "FCT", "number": "0001"}]).status_code == 200
+    assert pay(type="Card", value=5).status_code == 200
+    assert quota(client, account)["byKind"] == {"invoice": 1, "receipt": 1, "payment": 1}
+    for refused in (pay(type="Card", value=5), pay(type="Chitanta", value=5, isCash=True)):
+        assert refused.status_code == 400 and refused.json()["errorText"].startswith(quotas.LIMIT_REACHED)
+    series = client.get(f"{API}/series", headers=account.headers, params={"cif": account.cif, "type": "c"}).json()
+    assert series["list"][0]["nextNumber"] == "0002"
+
+
 def test_documents_count_when_actually_issued_not_by_their_printed_date(client, account, db) -> None:  # type: ignore[no-untyped-def]
     today = today_in_romania()
     set_plan(db, account.cif, 1, activated=today)
