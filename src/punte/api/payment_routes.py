@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from punte.domain.errors import DomainError
@@ -70,6 +70,24 @@ async def create_payment(request: Request) -> JSONResponse:
         ).model_dump(mode="json")
 
     return run_write(request, caller, cif, raw, op, PAYMENT_SHAPE)
+
+
+@router.get("/payment/pdf", summary="Chitanta in format PDF (extensie punte)",
+            responses={200: {"content": {"application/pdf": {}}}})
+def receipt_pdf(request: Request) -> Response:
+    """A receipt (Chitanta) by ``seriesName`` and ``number``, as PDF (SmartBill shows it only in its web app)."""
+    from punte.render.pdf import render_pdf
+    from punte.services.receipt_view import find_receipt, receipt_document
+
+    _caller, cif = _query_cif(request, V1)
+    series, number = _series_param(request), request.query_params.get("number")
+
+    def op(session: Session, company: Company) -> tuple[bytes, str]:
+        payment = find_receipt(session, company, series, number)
+        return render_pdf(receipt_document(session, company, payment)), f"{payment.series_name}{payment.number_text}"
+
+    data, name = run_read(request, cif, op, {})
+    return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
 
 
 @router.get("/payment/text", summary="Continut bon fiscal (base64)", **_doc(None, PaymentTextAnswer))

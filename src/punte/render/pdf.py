@@ -310,7 +310,7 @@ class _Renderer:
                 series=ref.series, number=ref.number, date=self.nf.day(ref.issue_date)), 9, True)
         if d.vat_on_collection and self.vat:
             out += self.paragraph(t["vat_on_collection"], 9, True)
-        if not self.vat:
+        if not self.vat and d.kind != RECEIPT:  # a receipt states money received, never VAT
             out += self.paragraph(t["non_payer"], 9, True)
         if d.kind == RECEIPT:
             out += self.paragraph(t["receipt_text"].format(
