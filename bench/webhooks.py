@@ -16,7 +16,6 @@ file or PostgreSQL schema, configures a Stripe bridge, then sends signed Stripe 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import hmac
 import json
@@ -26,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -79,24 +79,38 @@ def quantiles(values: list[float]) -> tuple[float, float]:
     return q[49] * 1000, q[98] * 1000
 
 
-async def open_loop(base: str, events: list[dict], rate: float) -> tuple[list[float], float]:
-    """Send each event at its scheduled time (``rate`` per second) whatever the answers do."""
+def open_loop(base: str, events: list[dict], rate: float, senders: int = 16) -> tuple[list[float], float]:
+    """Send event i at ``start + i / rate`` (whatever the answers do); latency counts from that due time."""
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    transport = httpx.AsyncHTTPTransport(limits=limits, retries=2)  # a connection the server closed is reopened
-    async with httpx.AsyncClient(base_url=base, timeout=30, transport=transport) as client:
-        start = time.perf_counter()
+    lock = threading.Lock()
+    pending = list(enumerate(events))
+    signed_all = [signed(p) for p in events]
+    start = time.perf_counter() + 0.2
 
-        async def one(i: int, payload: dict) -> None:
-            due = start + i / rate
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            body, headers = signed(payload)
-            r = await client.post(f"/webhooks/stripe/{CIF}", content=body, headers=headers)
-            latencies.append(time.perf_counter() - due)  # from the scheduled time: queueing counts
-            assert r.status_code == 200, r.text
+    def sender() -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    i, _ = pending.pop(0)
+                due = start + i / rate
+                pause = due - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                body, headers = signed_all[i]
+                r = client.post(f"/webhooks/stripe/{CIF}", content=body, headers=headers)
+                done = time.perf_counter() - due
+                assert r.status_code == 200, r.text
+                with lock:
+                    latencies.append(done)
 
-        await asyncio.gather(*(one(i, p) for i, p in enumerate(events)))
-        return latencies, time.perf_counter() - start
+    threads = [threading.Thread(target=sender) for _ in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, time.perf_counter() - start
 
 
 def wait_invoiced(engine: sa.Engine, payments: int, timeout: float = 600) -> float:
@@ -117,6 +131,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15.0, help="length of the latency run")
     ap.add_argument("--payments", type=int, default=1000, help="payments in the burst run (2 events each)")
     ap.add_argument("--senders", type=int, default=8)
+    ap.add_argument("--no-worker", action="store_true", help="acknowledge only (no processing meanwhile)")
+    ap.add_argument("--embedded", action="store_true",
+                    help="the worker runs inside the API process (punte serve's default) instead of apart")
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
 
@@ -139,12 +156,15 @@ def main() -> None:
     run("series", "add", "--cif", CIF, "--type", "f", "--name", "FCT")
     run("series", "add", "--cif", CIF, "--type", "c", "--name", "CH")
     run("bridge", "stripe", "--cif", CIF, "--webhook-secret", SECRET, "--settle-seconds", "0")
+    if args.embedded and not args.no_worker:
+        env["PUNTE_EMBEDDED_WORKER"] = "true"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(punte + ["serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen(punte + ["worker", "--poll", "0.2"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    worker = None if args.no_worker or args.embedded else subprocess.Popen(
+        punte + ["worker", "--poll", "0.2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = "no worker" if args.no_worker else ("embedded worker running" if args.embedded else "worker running")
     engine = sa.create_engine(url)
     try:
         for _ in range(200):
@@ -155,15 +175,16 @@ def main() -> None:
                 time.sleep(0.1)
         print(f"db={args.db} cpus={os.cpu_count()} python={sys.version.split()[0]}")
         warm = [e for n in range(20) for e in payment_events("warm", n)]
-        asyncio.run(open_loop(base, warm, 100))
+        open_loop(base, warm, 100)
 
         count = int(args.rate * args.seconds)
         events = [e for n in range((count + 1) // 2) for e in payment_events("rate", n)][:count]
-        latencies, took = asyncio.run(open_loop(base, events, args.rate))
+        latencies, took = open_loop(base, events, args.rate)
         p50, p99 = quantiles(latencies)
         print(f"rate: {len(events)} events at {args.rate:.0f}/s scheduled ({len(events) / took:.1f}/s sent), "
-              f"worker running: ack p50={p50:.1f}ms p99={p99:.1f}ms max={max(latencies) * 1000:.1f}ms")
-        wait_invoiced(engine, 20 + (count + 1) // 2)
+              f"{state}: ack p50={p50:.1f}ms p99={p99:.1f}ms max={max(latencies) * 1000:.1f}ms")
+        if not args.no_worker:
+            wait_invoiced(engine, 20 + (count + 1) // 2)
 
         burst = [e for n in range(args.payments) for e in payment_events("burst", n)]
         chunks = [burst[i::args.senders] for i in range(args.senders)]
@@ -187,12 +208,16 @@ def main() -> None:
         acked = time.perf_counter() - start
         p50, p99 = quantiles(lat)
         print(f"burst: {len(burst)} events from {args.senders} senders in {acked:.1f}s = {len(burst) / acked:.1f} "
-              f"events/s acknowledged (worker running), ack p50={p50:.1f}ms p99={p99:.1f}ms")
+              f"events/s acknowledged ({state}), ack p50={p50:.1f}ms p99={p99:.1f}ms")
+        if args.no_worker:
+            return
         done = wait_invoiced(engine, 20 + (count + 1) // 2 + args.payments)
         print(f"through: {args.payments} payments invoiced {done - start:.1f}s after the first delivery = "
               f"{args.payments / (done - start):.1f} payments/s")
     finally:
         for proc in (server, worker):
+            if proc is None:
+                continue
             proc.terminate()
             try:
                 proc.wait(10)

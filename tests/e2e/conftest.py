@@ -81,6 +81,25 @@ def _seed_documents(db: Database, cif: str) -> None:
         }), kind="proforma", actor="seed@firma.ro")
 
 
+def _connect_efactura(db: Database, settings: Settings, cif: str) -> None:
+    """Connect the company to the server's own ANAF sandbox (OAuth through ``/anaf/callback``) and turn
+    automatic e-Factura sending on, as ``punte anaf connect`` + ``punte efactura enable`` do."""
+    import httpx
+
+    from punte.cli_anaf import follow_sandbox_authorization
+    from punte.efactura.anaf import submissions
+    from punte.services import anaf_connection
+    from punte.services.companies import get_company
+
+    with db.session(write=True) as s:
+        auth = anaf_connection.start_authorization(s, settings, get_company(s, cif), env="sandbox", actor="e2e")
+    location, code, state = follow_sandbox_authorization(auth.url, None)
+    assert code and state == auth.state
+    assert httpx.get(location, timeout=30).status_code == 200
+    with db.session(write=True) as s:
+        submissions.enable(s, get_company(s, cif), env="sandbox", auto=True, actor="e2e")
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[LiveServer]:
     import uvicorn
@@ -92,7 +111,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path)
     port = _free_port()
     settings = Settings(
         data_dir=data, secret_key="e2e-secret", public_url=f"http://127.0.0.1:{port}", bnr_auto_fetch=False,
-        database_url=f"sqlite:///{data / 'punte.db'}",
+        database_url=f"sqlite:///{data / 'punte.db'}", anaf_poll_seconds=0.1, anaf_poll_max_seconds=0.5,
     )
     db = Database(settings.resolved_database_url())
     account = make_account(db, settings)
@@ -100,7 +119,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path)
     add_web_user(db, account.cif, ACCOUNTANT, "accountant")
     add_web_user(db, account.cif, VIEWER, "viewer")
     _seed_documents(db, account.cif)
-    app = create_app(settings, db=db, migrate=False)
+    app = create_app(settings, db=db, migrate=False, worker=True)  # the worker sends invoices to e-Factura
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -109,6 +128,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path)
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the punte server did not start")
         time.sleep(0.05)
+    _connect_efactura(db, settings, account.cif)
     try:
         yield LiveServer(url=f"http://127.0.0.1:{port}", db=db, settings=settings, cif=account.cif)
     finally:

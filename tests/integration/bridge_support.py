@@ -443,3 +443,19 @@ def serving_process(*, database_url: str, data_dir: Path, secret_key: str) -> It
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def run_cli(settings: Any, db: Database, *args: str) -> Any:
+    """``punte <args>`` against the test's database and secret (settings are read afresh for it)."""
+    from typer.testing import CliRunner
+
+    from punte.cli import app
+    from punte.config import get_settings
+
+    env = {"PUNTE_DATA_DIR": str(settings.data_dir), "PUNTE_SECRET_KEY": settings.secret_key or "",
+           "PUNTE_DATABASE_URL": db.url}
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, list(args), env=env)
+    finally:
+        get_settings.cache_clear()

@@ -1,5 +1,6 @@
 """The exactly-once guarantee under load: many payments, every event delivered three times, shuffled, from
-eight concurrent senders over real HTTP, while two workers process the inbox.
+eight concurrent senders over real HTTP to punte's API in its own process, while workers process the inbox
+(two on PostgreSQL; one on SQLite, whose writes are serialized anyway: a second one only adds lock waits).
 
 Result: exactly one invoice per payment, numbered without gaps, and exactly one storno per refunded
 payment (a whole one for full refunds, a partial one for partial refunds). SQLite runs the full 1,000
@@ -87,7 +88,7 @@ def test_every_payment_makes_exactly_one_invoice_under_concurrent_repeated_deliv
         work.put(body)
 
     workers = [Worker(db, settings, run_periodic=False, kinds=["bridge.process"], poll_interval=0.05,
-                      worker_id=f"stress-{i}") for i in range(2)]
+                      worker_id=f"stress-{i}") for i in range(1 if db.is_sqlite else 2)]
     errors: list[str] = []
     started = time.monotonic()
     with serving_process(database_url=db.url, data_dir=settings.data_dir, secret_key=settings.secret_key or "") as base:

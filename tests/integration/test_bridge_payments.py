@@ -125,3 +125,24 @@ def test_bridge_tables_match_their_migration(db: Database) -> None:
         names = set(sa.inspect(conn).get_table_names())
     assert {"bridge_configs", "bridge_inbox", "bridge_payments", "bridge_payment_keys", "bridge_refunds",
             "bridge_stornos", "bridge_checkouts"} <= names
+
+
+def test_cli_configures_and_shows_a_bridge(db: Database, settings: Settings, account: Account) -> None:
+    import json
+
+    from .bridge_support import run_cli
+
+    refused = run_cli(settings, db, "bridge", "stripe", "--cif", "RO18547290", "--webhook-secret", "sk_not_a_secret")
+    assert refused.exit_code == 1 and "whsec_" in refused.output
+    made = run_cli(settings, db, "bridge", "stripe", "--cif", "RO18547290", "--webhook-secret", "whsec_cli",
+                   "--series", "FCT", "--vat-rate", "11", "--email-payer", "--issuer", "ana@firma.ro")
+    assert made.exit_code == 0, made.output
+    assert "/webhooks/stripe/18547290" in made.output
+    unknown = run_cli(settings, db, "bridge", "stripe", "--cif", "RO18547290", "--series", "NUEXISTA")
+    assert unknown.exit_code == 1 and "Seria nu a fost gasita" in unknown.output
+    shown = run_cli(settings, db, "bridge", "show", "--cif", "RO18547290")
+    assert shown.exit_code == 0
+    described = json.loads(shown.output)
+    assert (described["series"], described["vat_rate"], described["email_payer"], described["issuer"]) == (
+        "FCT", "11", True, "ana@firma.ro")
+    assert "whsec_cli" not in shown.output

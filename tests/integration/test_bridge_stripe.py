@@ -38,6 +38,7 @@ from .bridge_support import (
     line_item,
     payment_intent,
     refund,
+    run_cli,
     stripe_headers,
     stripe_invoice,
 )
@@ -341,9 +342,6 @@ def test_refund_arriving_before_the_payment_waits_for_its_invoice(client: Any, d
 def test_missing_data_is_recorded_field_by_field_and_retried_after_the_fix(
     client: Any, db: Database, settings: Settings, bridge: Account,
 ) -> None:
-    from typer.testing import CliRunner
-
-    from punte.cli import app as cli
     from punte.services.bridge import list_events
 
     obj = checkout_session(pi="pi_missing", amount=12100, metadata={"product_name": "Carte"},
@@ -365,14 +363,11 @@ def test_missing_data_is_recorded_field_by_field_and_retried_after_the_fix(
     with db.session() as s:  # the same reason is not notified twice
         assert s.scalar(select(func.count()).select_from(Event).where(Event.action == "notified")) == 1
 
-    env = {"PUNTE_DATA_DIR": str(settings.data_dir), "PUNTE_SECRET_KEY": settings.secret_key or "",
-           "PUNTE_DATABASE_URL": db.url}
-    runner = CliRunner()
-    listing = runner.invoke(cli, ["bridge", "events", "--cif", CIF, "--json"], env=env)
+    listing = run_cli(settings, db, "bridge", "events", "--cif", CIF, "--json")
     assert listing.exit_code == 0, listing.output
     assert json.loads(listing.output.splitlines()[-1])["problems"][0]["field"] == "buyer.name"
-    fixed = runner.invoke(cli, ["bridge", "retry", str(row.id), "--set", "buyer.name=Ana Pop",
-                                "--set", "buyer.line1=Str. Lunga 1", "--set", "buyer.state=Brasov"], env=env)
+    fixed = run_cli(settings, db, "bridge", "retry", str(row.id), "--set", "buyer.name=Ana Pop",
+                    "--set", "buyer.line1=Str. Lunga 1", "--set", "buyer.state=Brasov")
     assert fixed.exit_code == 0, fixed.output
     assert "FCT0001 emisa" in fixed.output
     (doc,) = invoices(db)

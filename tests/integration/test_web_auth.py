@@ -138,6 +138,7 @@ def test_every_dashboard_post_refuses_a_missing_or_foreign_csrf_token(client, ow
         events_before = s.scalar(select(func.count()).select_from(Event))
     for path in posts:
         concrete = path.replace("{doc_id:int}", "1").replace("{action}", "cancel").replace("{kind}", "invoice")
+        concrete = concrete.replace("{inbox_id:int}", "1")
         for token in (None, "f" * 64):
             data = {"csrf_token": token} if token else {}
             r = client.post(concrete, data=data, follow_redirects=False)

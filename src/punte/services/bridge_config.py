@@ -279,7 +279,8 @@ def describe(config: BridgeConfig, now: datetime | None = None) -> dict[str, Any
     return {
         "provider": config.provider, "enabled": config.enabled, "target": config.target,
         "series": config.series or "(implicita)", "email_payer": config.email_payer,
-        "vat_rate": format(config.vat_rate, "f"), "reverse_charge": config.reverse_charge, "issuer": config.issuer,
+        "vat_rate": format(config.vat_rate.normalize(), "f"), "reverse_charge": config.reverse_charge,
+        "issuer": config.issuer,
         "api_key": "da" if config.api_key_enc else "nu", "settle_seconds": config.settle_seconds,
         "previous_secret_valid_until": config.previous_secret_until.isoformat() if rotating and
         config.previous_secret_until else None,

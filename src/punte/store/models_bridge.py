@@ -69,6 +69,7 @@ class BridgeInbox(Base):
     __table_args__ = (
         UniqueConstraint("company_id", "provider", "event_id", name="uq_bridge_inbox_company_provider_event"),
         Index("ix_bridge_inbox_company_received", "company_id", "received_at"),
+        Index("ix_bridge_inbox_payment_id", "payment_id"),
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)

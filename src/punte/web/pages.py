@@ -40,6 +40,7 @@ NAV: list[NavItem] = [
     NavItem("/documents", "Documente"),
     NavItem("/documents/new/invoice", "Factură nouă", "accountant"),
     NavItem("/documents/new/proforma", "Proformă nouă", "accountant"),
+    NavItem("/bridge/events", "Webhook-uri"),
     NavItem("/settings", "Setări"),
 ]
 
@@ -57,6 +58,15 @@ LABELS: dict[str, str] = {
     "draft": "Ciornă", "issued": "Emis", "cancelled": "Anulat",
     "draft_created": "Ciornă creată", "issued_storno": "Storno emis", "reversed": "Stornat",
     "restored": "Restaurat", "deleted": "Șters", "collected": "Încasare înregistrată",
+    # e-Factura submission states and the steps of its timeline
+    "not submitted": "Netransmisă", "queued": "În coadă", "validated": "Validată", "uploading": "Se încarcă",
+    "uploaded": "Încărcată", "ok": "Acceptată (ok)", "nok": "Respinsă (nok)", "unknown": "Necunoscută",
+    "invalid": "Invalidă", "resubmitted": "Retrimisă", "reconciled": "Regăsită în lista ANAF",
+    "duplicate_reconciled": "Duplicat: indexul primei încărcări", "upload_retry": "Încărcare reîncercată",
+    "upload_refused": "Încărcare refuzată", "not_found": "Negăsită la ANAF, se retrimite",
+    # webhook inbox states (services.bridge)
+    "bridge_received": "Primit", "bridge_done": "Procesat", "bridge_waiting": "În așteptare",
+    "bridge_ignored": "Ignorat", "bridge_failed": "Eșuat",
 }
 
 CSP = (

@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from punte.services.issuing import today_in_romania
 from punte.store.models import Document
 
-from . import queries
+from . import efactura_queries, queries
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ def _payments(session: Session, doc: Document) -> list[queries.PaymentRow] | Non
     return queries.payments_of(session, doc.id) if doc.kind == "invoice" else None
 
 
+def _efactura(session: Session, doc: Document) -> efactura_queries.Timeline | None:
+    return efactura_queries.timeline(session, doc, today_in_romania())
+
+
 OVERVIEW_CARDS: list[Card] = [
     Card("cards/issued.html", queries.issued_this_month),
     Card("cards/unpaid.html", queries.unpaid_invoices),
@@ -49,6 +54,7 @@ OVERVIEW_CARDS: list[Card] = [
 ]
 
 DOCUMENT_PANELS: list[Panel] = [
+    Panel("panels/efactura.html", _efactura),
     Panel("panels/payments.html", _payments),
 ]
 

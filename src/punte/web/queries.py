@@ -22,11 +22,14 @@ from punte.domain.money import ZERO, round_to
 from punte.services import events
 from punte.services.payments import paid_amounts, payment_label
 from punte.store.models import Document, Event, Payment, Series
+from punte.store.models_anaf import EfacturaSubmission
 from punte.store.models_payments import PaymentAllocation
 
 PAGE_SIZE = 50
 KINDS = ("invoice", "proforma")
 STATUSES = ("draft", "issued", "cancelled")
+# e-Factura filter values: a submission state, or "none" (an issued invoice never submitted)
+EFACTURA_STATES = ("none", "queued", "validated", "uploading", "uploaded", "ok", "nok", "unknown", "invalid")
 _NUMBER = re.compile(r"^\s*([A-Za-z][A-Za-z0-9]*?)?\s*-?\s*0*(\d{1,9})\s*$")
 _AMOUNT_PLACES = (0, 2, 3)  # the minor units currencies have (punte.domain.money.places)
 
@@ -42,17 +45,19 @@ class DocumentFilter:
     amount: str = ""
     date_from: date | None = None
     date_to: date | None = None
+    efactura: str = ""
 
     @property
     def active(self) -> bool:
-        return any((self.kind, self.status, self.client, self.number, self.amount, self.date_from, self.date_to))
+        return any((self.kind, self.status, self.client, self.number, self.amount, self.date_from, self.date_to,
+                    self.efactura))
 
     def query(self) -> dict[str, str]:
         """The filter as query parameters (for the links to the next and previous pages)."""
         out = {
             "kind": self.kind, "status": self.status, "client": self.client, "number": self.number,
             "amount": self.amount, "from": self.date_from.isoformat() if self.date_from else "",
-            "to": self.date_to.isoformat() if self.date_to else "",
+            "to": self.date_to.isoformat() if self.date_to else "", "efactura": self.efactura,
         }
         return {k: v for k, v in out.items() if v}
 
@@ -69,6 +74,7 @@ def _day(text: str | None, label: str) -> date | None:
 def parse_filter(params: dict[str, str]) -> DocumentFilter:
     kind = (params.get("kind") or "").strip()
     status = (params.get("status") or "").strip()
+    efactura = (params.get("efactura") or "").strip()
     f = DocumentFilter(
         kind=kind if kind in KINDS else "",
         status=status if status in STATUSES else "",
@@ -77,6 +83,7 @@ def parse_filter(params: dict[str, str]) -> DocumentFilter:
         amount=(params.get("amount") or "").strip()[:30],
         date_from=_day(params.get("from"), "De la"),
         date_to=_day(params.get("to"), "Pana la"),
+        efactura=efactura if efactura in EFACTURA_STATES else "",
     )
     if f.number and not _NUMBER.match(f.number):
         raise DomainError("Numarul cautat trebuie sa fie de forma FCT0012 sau 12.")
@@ -117,6 +124,7 @@ class DocumentRow:
     currency: str
     gross_total: Decimal
     is_storno: bool
+    efactura: str | None = None  # the e-Factura submission's state (None: never submitted)
 
     @property
     def label(self) -> str:
@@ -147,7 +155,7 @@ def parse_cursor(text: str | None) -> tuple[date, int] | None:
 _COLUMNS = (
     Document.id, Document.kind, Document.series_name, Document.number_text, Document.status, Document.issue_date,
     Document.due_date, Document.client_name, Document.client_cif, Document.currency, Document.gross_total,
-    Document.reverses_id,
+    Document.reverses_id, EfacturaSubmission.state,
 )
 
 
@@ -165,11 +173,17 @@ def list_documents(
     ``after`` continues to older documents from a cursor, ``before`` goes back to newer ones; no
     OFFSET, so page 2,000 costs what page 1 costs.
     """
-    stmt = select(*_COLUMNS).where(Document.company_id == company_id)
+    # one probe per listed row on UNIQUE(efactura_submissions.document_id): the page stays an index range
+    stmt = (select(*_COLUMNS).outerjoin(EfacturaSubmission, EfacturaSubmission.document_id == Document.id)
+            .where(Document.company_id == company_id))
     if f.kind:
         stmt = stmt.where(Document.kind == f.kind)
     if f.status:
         stmt = stmt.where(Document.status == f.status)
+    if f.efactura == "none":
+        stmt = stmt.where(Document.kind == "invoice", Document.status == "issued", EfacturaSubmission.id.is_(None))
+    elif f.efactura:
+        stmt = stmt.where(EfacturaSubmission.state == f.efactura)
     if f.date_from:
         stmt = stmt.where(Document.issue_date >= f.date_from)
     if f.date_to:
@@ -211,6 +225,7 @@ def list_documents(
         DocumentRow(
             id=r[0], kind=r[1], series=r[2], number=r[3], status=r[4], issue_date=r[5], due_date=r[6],
             client_name=r[7], client_cif=r[8], currency=r[9], gross_total=r[10], is_storno=r[11] is not None,
+            efactura=r[12],
         )
         for r in session.execute(stmt.limit(limit + 1))
     ]

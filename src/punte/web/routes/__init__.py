@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import auth, documents, issue, overview, settings
+from . import auth, bridge, documents, issue, overview, settings
 
-MODULES = (auth, overview, documents, issue, settings)
+MODULES = (auth, overview, documents, issue, settings, bridge)
 
 router = APIRouter(include_in_schema=False)
 for module in MODULES:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from punte.domain.errors import DomainError
+from punte.efactura.anaf import archive, submissions
 from punte.efactura.ubl import build_ubl
 from punte.efactura.ubl_parties import UblError
 from punte.render.pdf import render_pdf
@@ -19,7 +20,7 @@ from punte.services.issuing import issue_draft
 from punte.store.db import Database
 from punte.store.models import Company, Document, Series
 
-from .. import i18n, queries
+from .. import efactura_queries, i18n, queries
 from ..actions import run_action
 from ..pages import render
 from ..panels import load_panels
@@ -50,7 +51,8 @@ def documents(request: Request, ctx: WebContext = Depends(current)) -> Response:
         except DomainError as exc:
             error = exc.text
     return render(request, ctx, "documents.html", status=400 if error else 200, page=page, f=f, error=error,
-                  params=params, kinds=queries.KINDS, statuses=queries.STATUSES)
+                  params=params, kinds=queries.KINDS, statuses=queries.STATUSES,
+                  efactura_states=queries.EFACTURA_STATES)
 
 
 def _load(s: Session, ctx: WebContext, doc_id: int, level: str = "viewer") -> Document:
@@ -109,6 +111,47 @@ def document_ubl(request: Request, doc_id: int, ctx: WebContext = Depends(curren
         "Content-Disposition": f'attachment; filename="{label}.xml"', "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
     })
+
+
+@router.get("/documents/{doc_id:int}/efactura/archive/{attempt:int}")
+def efactura_archive(request: Request, doc_id: int, attempt: int, ctx: WebContext = Depends(current)) -> Response:
+    """The ZIP ANAF gave for one attempt (the signed invoice, or the error list), as archived."""
+    db: Database = request.app.state.db
+    with db.session() as s:
+        _load(s, ctx, doc_id)
+        found = efactura_queries.archive_of(s, doc_id, attempt)
+    if found is None:
+        raise WebError(404, "Arhiva ANAF nu există pentru această factură.")
+    try:
+        data = archive.read(request.app.state.settings.data_dir, found.path, found.sha256)
+    except (OSError, ValueError) as exc:
+        raise WebError(409, "Arhiva ANAF nu mai poate fi citită sau nu mai corespunde amprentei înregistrate.") from exc
+    return Response(data, media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{found.name}"', "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    })
+
+
+@router.post("/documents/{doc_id:int}/efactura/submit")
+def efactura_submit(request: Request, doc_id: int, ctx: WebContext = Depends(posted)) -> Response:
+    """Send the invoice to e-Factura: the first time, or again after ``nok``/``invalid`` (``submissions.submit``)."""
+    _ = i18n.translator(ctx.language)
+    db: Database = request.app.state.db
+    with db.session() as s:
+        company_id = _load(s, ctx, doc_id, "accountant").company_id
+
+    def op(s: Session, company: Company) -> str:
+        doc = s.get(Document, doc_id, with_for_update=True)
+        assert doc is not None
+        try:
+            current_xml = build_ubl(operations.read_model(s, doc))
+        except UblError:
+            current_xml = None  # the pipeline's own validation reports it as invalid
+        submission = submissions.submit(s, company, doc, actor=ctx.email, current_xml=current_xml)
+        return _("Factura a fost pusă în coada e-Factura (încercarea {n}).", n=submission.attempt)
+
+    back = f"/documents/{doc_id}"
+    return run_action(request, ctx, company_id, "accountant", op, back=back)
 
 
 @router.post("/documents/{doc_id:int}/{action}")

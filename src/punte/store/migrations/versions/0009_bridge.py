@@ -78,6 +78,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("company_id", "provider", "event_id", name="uq_bridge_inbox_company_provider_event"),
     )
     op.create_index("ix_bridge_inbox_company_received", "bridge_inbox", ["company_id", "received_at"])
+    op.create_index("ix_bridge_inbox_payment_id", "bridge_inbox", ["payment_id"])
 
     op.create_table(
         "bridge_payments",
