@@ -113,3 +113,31 @@ def archive_of(session: Session, document_id: int, attempt: int) -> ArchivedFile
     if row is None:
         return None
     return ArchivedFile(path=row[0], sha256=row[1], name=row[0].rsplit("/", 1)[-1])
+
+
+@dataclass(frozen=True)
+class Attention:
+    """The overview's e-Factura card: submissions needing a look and invoices near or past their deadline."""
+
+    by_state: dict[str, int]  # nok / invalid / unknown -> count (issued invoices of the last 60 days)
+    overdue: list[submissions.SubmissionView]
+    due_soon: list[submissions.SubmissionView]
+
+    @property
+    def problems(self) -> int:
+        return sum(self.by_state.values())
+
+
+ATTENTION_STATES = (submissions.NOK, submissions.INVALID, submissions.UNKNOWN)
+
+
+def attention(session: Session, company_id: int, today: date) -> Attention:
+    company = session.get(Company, company_id)
+    assert company is not None
+    by_state = dict.fromkeys(ATTENTION_STATES, 0)
+    for view in submissions.company_status(session, company, today=today):
+        if view.state in by_state:
+            by_state[view.state] += 1
+    alerts = submissions.deadline_alerts(session, company, today=today)
+    return Attention(by_state=by_state, overdue=[a for a in alerts if a.flag == "overdue"],
+                     due_soon=[a for a in alerts if a.flag == "due soon"])

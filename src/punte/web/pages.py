@@ -41,6 +41,7 @@ NAV: list[NavItem] = [
     NavItem("/documents/new/invoice", "Factură nouă", "accountant"),
     NavItem("/documents/new/proforma", "Proformă nouă", "accountant"),
     NavItem("/bridge/events", "Webhook-uri"),
+    NavItem("/efactura/received", "e-Factura primite"),
     NavItem("/settings", "Setări"),
 ]
 
@@ -49,6 +50,7 @@ SETTINGS_TABS: list[NavItem] = [
     NavItem("/settings/series", "Serii"),
     NavItem("/settings/vat", "TVA"),
     NavItem("/settings/users", "Utilizatori", "owner"),
+    NavItem("/settings/plan", "Plan", "owner"),
 ]
 
 # Romanian labels of stored codes (translated like any other text).
@@ -57,7 +59,7 @@ LABELS: dict[str, str] = {
     "invoice": "Factură", "proforma": "Proformă", "receipt": "Chitanță",
     "draft": "Ciornă", "issued": "Emis", "cancelled": "Anulat",
     "draft_created": "Ciornă creată", "issued_storno": "Storno emis", "reversed": "Stornat",
-    "restored": "Restaurat", "deleted": "Șters", "collected": "Încasare înregistrată",
+    "restored": "Restaurat", "deleted": "Șters", "collected": "Încasare înregistrată", "payment": "Încasare",
     # e-Factura submission states and the steps of its timeline
     "not submitted": "Netransmisă", "queued": "În coadă", "validated": "Validată", "uploading": "Se încarcă",
     "uploaded": "Încărcată", "ok": "Acceptată (ok)", "nok": "Respinsă (nok)", "unknown": "Necunoscută",
@@ -67,6 +69,8 @@ LABELS: dict[str, str] = {
     # webhook inbox states (services.bridge)
     "bridge_received": "Primit", "bridge_done": "Procesat", "bridge_waiting": "În așteptare",
     "bridge_ignored": "Ignorat", "bridge_failed": "Eșuat",
+    # received e-Factura invoices (services.received)
+    "received_downloaded": "Descărcată", "received_parse_error": "Necitibilă",
 }
 
 CSP = (

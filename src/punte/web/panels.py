@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from punte.services import quotas
 from punte.services.issuing import today_in_romania
-from punte.store.models import Document
+from punte.store.models import Company, Document
 
 from . import efactura_queries, queries
 
@@ -47,9 +48,17 @@ def _efactura(session: Session, doc: Document) -> efactura_queries.Timeline | No
     return efactura_queries.timeline(session, doc, today_in_romania())
 
 
+def _quota(session: Session, company_id: int, today: date) -> quotas.QuotaStatus | None:
+    company = session.get(Company, company_id)
+    found = quotas.status(session, company) if company is not None else None
+    return found if found is not None and found.plan is not None else None  # no plan: no card
+
+
 OVERVIEW_CARDS: list[Card] = [
     Card("cards/issued.html", queries.issued_this_month),
     Card("cards/unpaid.html", queries.unpaid_invoices),
+    Card("cards/quota.html", _quota),
+    Card("cards/efactura_attention.html", efactura_queries.attention),
     Card("cards/unpaid_oldest.html", queries.unpaid_invoices, wide=True),
 ]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import auth, bridge, documents, issue, overview, settings
+from . import auth, bridge, documents, issue, overview, received, settings
 
-MODULES = (auth, overview, documents, issue, settings, bridge)
+MODULES = (auth, overview, documents, issue, settings, bridge, received)
 
 router = APIRouter(include_in_schema=False)
 for module in MODULES:

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from punte.domain.vat import VatRate
-from punte.services import companies
+from punte.services import companies, quotas
 from punte.services.companies import SERIES_TYPES, require_company
 from punte.services.issuing import today_in_romania
 from punte.store.db import Database
@@ -35,6 +35,15 @@ def _company(request: Request, ctx: WebContext, level: str = "viewer") -> tuple[
 def company_settings(request: Request, ctx: WebContext = Depends(current)) -> Response:
     _, company = _company(request, ctx)
     return render(request, ctx, "settings_company.html", company=company)
+
+
+@router.get("/settings/plan", response_class=HTMLResponse)
+def plan_settings(request: Request, ctx: WebContext = Depends(current)) -> Response:
+    membership = ctx.require("owner")
+    db: Database = request.app.state.db
+    with db.session() as s:
+        plan = quotas.status(s, require_company(s, membership.company_id))
+    return render(request, ctx, "settings_plan.html", plan=plan, kinds=quotas.KINDS)
 
 
 @router.get("/settings/series", response_class=HTMLResponse)
