@@ -137,8 +137,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path)
         db.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Per module: Playwright's sync API keeps an event loop running while it is open, which would break
+    later tests in the same worker process that call ``asyncio.run``."""
     require_or_skip(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
