@@ -181,7 +181,7 @@ def events_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Inbox events with their outcome (the document made, or the missing and invalid fields)."""
-    from punte.services.bridge import list_events
+    from punte.services.bridge_ops import list_events
     from punte.services.companies import get_company
 
     db = _database(get_settings())
@@ -215,7 +215,8 @@ def retry(
         "--set", help="Correct a buyer field first, e.g. --set buyer.county=Cluj (repeatable).")] = None,
 ) -> None:
     """Process an event again now (after the data it lacked was fixed); prints the outcome."""
-    from punte.services.bridge import find_event_any, prepare_retry, process_inbox
+    from punte.services.bridge import process_inbox
+    from punte.services.bridge_ops import find_event_any, prepare_retry
     from punte.services.companies import get_company
     from punte.store.models import Company
 

@@ -146,3 +146,28 @@ def test_cli_configures_and_shows_a_bridge(db: Database, settings: Settings, acc
     assert (described["series"], described["vat_rate"], described["email_payer"], described["issuer"]) == (
         "FCT", "11", True, "ana@firma.ro")
     assert "whsec_cli" not in shown.output
+
+
+def test_with_smtp_the_payer_gets_the_invoice_and_the_company_gets_the_failures(
+    client: Any, db: Database, settings: Settings, account: Account,
+) -> None:
+    from punte.services.companies import get_company
+    from punte.services.email import SmtpConfig, configure_smtp
+    from punte.store.models_email import EmailMessage
+
+    with db.session(write=True) as s:
+        company = get_company(s, "18547290")
+        company.email = "office@firma.ro"
+        configure_smtp(s, company, SmtpConfig(host="smtp.firma.ro", from_address="facturi@firma.ro"),
+                       secret_key=settings.resolved_secret_key(), actor="test")
+    setup_bridge(db, settings, email_payer=True)
+    deliver(client, paid_session("pi_mail_ok", 12100, metadata={"product_name": "Carte"}))
+    deliver(client, paid_session("pi_mail_bad", 12100, metadata={"product_name": "Carte"},
+                                 customer={"name": None}))
+    run_worker(db, settings)
+    assert len(invoices(db)) == 1
+    with db.session() as s:
+        sent = {m.purpose: m for m in s.scalars(select(EmailMessage))}
+    assert sorted(sent) == ["document", "notice"]
+    assert sent["document"].to_addrs == "ana.popescu@example.ro" and sent["document"].doc_type == "factura"
+    assert sent["notice"].to_addrs == "office@firma.ro" and "buyer.name" in sent["notice"].body_template

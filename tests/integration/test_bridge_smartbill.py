@@ -143,7 +143,8 @@ def test_smartbill_refusal_is_recorded_and_notified(
         assert s.scalar(select(Event).where(Event.action == "notified")) is not None
         first = s.scalar(select(BridgeInbox.id).order_by(BridgeInbox.id))
     setup_bridge(db, settings, series="FCT")  # the data is fixed: retry
-    from punte.services.bridge import prepare_retry, process_inbox
+    from punte.services.bridge import process_inbox
+    from punte.services.bridge_ops import prepare_retry
     from punte.services.companies import get_company
 
     with db.session(write=True) as s:

@@ -342,7 +342,7 @@ def test_refund_arriving_before_the_payment_waits_for_its_invoice(client: Any, d
 def test_missing_data_is_recorded_field_by_field_and_retried_after_the_fix(
     client: Any, db: Database, settings: Settings, bridge: Account,
 ) -> None:
-    from punte.services.bridge import list_events
+    from punte.services.bridge_ops import list_events
 
     obj = checkout_session(pi="pi_missing", amount=12100, metadata={"product_name": "Carte"},
                            customer={"name": None, "address": address(None, "Codlea", None, None, "RO")})

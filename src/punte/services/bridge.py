@@ -43,7 +43,7 @@ from punte.crypto import SecretBox
 from punte.domain.documents import INVOICE
 from punte.domain.errors import DomainError
 from punte.providers import PROVIDERS
-from punte.providers.base import Facts, Interpretation, InvalidDelivery, VerifyContext, sale_from_json, sale_to_json
+from punte.providers.base import Facts, Interpretation, InvalidDelivery, VerifyContext, sale_to_json
 from punte.smartbill.wire import EstimateRef, InvoiceRef, InvoiceRequest, PaymentData, PaymentRequest
 from punte.store.db import Database
 from punte.store.models import Company, Document, Job, Payment
@@ -58,7 +58,7 @@ from punte.store.models_bridge import (
 from punte.worker import queue
 
 from . import events
-from .bridge_config import VERIFICATIONS, decrypted, get_config
+from .bridge_config import VERIFICATIONS, decrypted
 from .bridge_sale import Problem, build_request, combined_sale
 from .bridge_storno import partial_storno
 from .issuing import create_document, today_in_romania
@@ -67,7 +67,7 @@ from .payments import canonical_type, create_payment, paid_amount
 
 log = logging.getLogger("punte.bridge")
 
-JOB_PROCESS = "bridge.process"
+JOB_PROCESS = "bridge.process"  # also spelled in bridge_ops
 JOB_REMOTE = "bridge.remote"
 EMAIL_REFUSED = ("Documentul nu poate fi trimis pe e-mail", "Trimiterea documentelor pe e-mail nu este configurata")
 ZERO = Decimal(0)
@@ -292,7 +292,7 @@ def _find_payment(session: Session, company_id: int, provider: str, keys: tuple[
 def _enrich_stripe(loaded: _Loaded, facts: list[Facts], services: dict[str, Any], notes: list[str]) -> list[Facts]:
     from punte.providers import stripe as stripe_provider
 
-    from .bridge_clients import Refused, stripe_api
+    from .bridge_clients import Refused, Unavailable, stripe_api
 
     if not loaded.api_key:
         return facts
@@ -321,7 +321,7 @@ def _enrich_stripe(loaded: _Loaded, facts: list[Facts], services: dict[str, Any]
             if intent and not any(k.startswith("in_") for k in first.keys):
                 try:
                     invoices = api.invoices_paid_by(intent)
-                except Refused as exc:
+                except (Refused, Unavailable) as exc:  # a link only: the payment goes on without it
                     notes.append(f"legatura cu facturile Stripe nu a putut fi verificata: {exc}")
                 else:
                     if invoices:
@@ -546,7 +546,7 @@ def advance(session: Session, company: Company, config: BridgeConfig, payment: B
         return Outcome("waiting", "nu se stie inca ce s-a vandut (asteapta evenimentul platii)")
     strong = any(isinstance(e, Mapping) and e.get("strong") for e in (payment.sources or {}).values())
     waited = (now - payment.first_seen_at).total_seconds()
-    if not strong and config.settle_seconds and waited < config.settle_seconds:
+    if not strong and sale.document_id is None and config.settle_seconds and waited < config.settle_seconds:
         return Outcome("waiting", "se asteapta evenimentele cu datele complete ale platii",
                        retry_after=config.settle_seconds - waited + 0.5)
     payment.amount = sale.total
@@ -819,259 +819,6 @@ def _collect(session: Session, company: Company, document: Document, value: Deci
     return create_payment(session, company, request, actor=actor).payment
 
 
-# ===== the SmartBill target ======================================================================================
-
-
-def run_remote(db: Database, settings: Settings, payment_id: int, action: str,
-               services: Mapping[str, Any] | None = None) -> str:
-    """Issue (or storno) a payment's invoice in the company's SmartBill account; safe to run again.
-
-    The intent (the request, the Idempotency-Key) was committed before this runs. Before sending, the
-    series' next number is noted; after a lost answer the next run looks that number up and adopts the
-    invoice when its total matches, and sends again (same Idempotency-Key) only when it is not there.
-    """
-    from punte.smartbill.errors import NotFoundError, RateLimitError, ServerError, SmartBillApiError, TransportError
-
-    from .bridge_clients import Unavailable, smartbill_client
-
-    services = dict(services or {})
-    box = SecretBox(settings.resolved_secret_key())
-    with db.session() as session:
-        payment = session.get(BridgePayment, payment_id)
-        if payment is None:
-            return "missing"
-        company = session.get(Company, payment.company_id)
-        assert company is not None
-        config = get_config(session, company, payment.provider)
-        assert config is not None
-        token = decrypted(box, config.smartbill_token_enc) or ""
-        url, username, cif = config.smartbill_url or "", config.smartbill_username or "", config.smartbill_cif or ""
-        request = dict(payment.remote_request or {})
-        state = (payment.remote_series, payment.remote_number, payment.remote_expected_number, payment.amount,
-                 payment.refunded)
-    remote_series, remote_number, expected, total, refunded = state
-    key = f"punte-bridge-{company.cif}-{payment_id}"
-    try:
-        with smartbill_client(username, token, url, services) as sb:
-            if action == "storno":
-                if not remote_number or refunded:
-                    return "nothing"
-                try:
-                    answer = sb.invoices.reverse(cif, remote_series or "", remote_number,
-                                                 idempotency_key=f"{key}-storno")
-                    series, number = answer.series, answer.number
-                except SmartBillApiError as exc:
-                    if "deja stornata" not in exc.error_text:
-                        raise
-                    series, number = None, None  # done before, its answer lost: nothing more to do
-                _remote_storno_done(db, payment_id, series, number, config.issuer)
-                return "stornoed"
-            if remote_number:
-                return "done"
-            series_name = str(request.get("seriesName") or "")
-            if expected is not None:
-                try:
-                    status = sb.invoices.payment_status(cif, series_name, expected)
-                except (NotFoundError, SmartBillApiError) as exc:
-                    if isinstance(exc, (RateLimitError, ServerError)):
-                        raise
-                    status = None
-                if status is not None and total is not None and status.invoiceTotalAmount == total:
-                    _remote_done(db, payment_id, series_name, expected, config.issuer, reconciled=True)
-                    return "reconciled"
-            else:
-                listed = sb.series.list(cif, "f")
-                found = next((s for s in listed.list if s.name == series_name), None)
-                if found is not None:
-                    _note_expected(db, payment_id, found.nextNumber)
-            answer = sb.invoices.create(request, idempotency_key=key)
-            _remote_done(db, payment_id, answer.series or series_name, answer.number, config.issuer,
-                         reconciled=False)
-            return "issued"
-    except (TransportError, ServerError, RateLimitError) as exc:
-        raise Unavailable(f"SmartBill: {exc}") from exc
-    except SmartBillApiError as exc:
-        _remote_failed(db, payment_id, action, exc.error_text or str(exc))
-        return "failed"
-
-
-def _note_expected(db: Database, payment_id: int, number: str) -> None:
-    with db.session(write=True) as session:
-        session.execute(update(BridgePayment).where(BridgePayment.id == payment_id)
-                        .values(remote_expected_number=number))
-
-
-def _remote_done(db: Database, payment_id: int, series: str, number: str, actor: str, *, reconciled: bool) -> None:
-    with db.session(write=True) as session:
-        payment = session.get(BridgePayment, payment_id)
-        assert payment is not None
-        if payment.remote_number:
-            return
-        payment.remote_series, payment.remote_number = series, number
-        payment.status = "issued"
-        payment.issued_at = _now()
-        payment.last_error = None
-        events.record(session, company_id=payment.company_id, entity="bridge_payment", entity_id=payment.id,
-                      action="invoiced_remote", actor=actor,
-                      data={"series": series, "number": number, "reconciled": reconciled})
-        _settle_siblings(session, payment, f"facturata in SmartBill: {series}{number}")
-        company = session.get(Company, payment.company_id)
-        config = get_config(session, company, payment.provider) if company else None
-        if company is not None and config is not None:
-            _storno_refunds(session, company, config, payment, None)
-
-
-def _remote_storno_done(db: Database, payment_id: int, series: str | None, number: str | None, actor: str) -> None:
-    with db.session(write=True) as session:
-        payment = session.get(BridgePayment, payment_id)
-        assert payment is not None
-        amount = payment.amount or ZERO
-        session.add(BridgeStorno(payment_id=payment.id, remote_series=series, remote_number=number, amount=amount))
-        payment.refunded = amount
-        events.record(session, company_id=payment.company_id, entity="bridge_payment", entity_id=payment.id,
-                      action="stornoed_remote", actor=actor, data={"series": series, "number": number})
-
-
-def _remote_failed(db: Database, payment_id: int, action: str, text: str) -> None:
-    with db.session(write=True) as session:
-        payment = session.get(BridgePayment, payment_id)
-        assert payment is not None
-        company = session.get(Company, payment.company_id)
-        config = get_config(session, company, payment.provider) if company else None
-        problem = Problem("smartbill", "invalid", text)
-        if action == "invoice":
-            payment.status = "failed"
-            payment.missing = [problem.as_dict()]
-        payment.last_error = str(problem)
-        events.record(session, company_id=payment.company_id, entity="bridge_payment", entity_id=payment.id,
-                      action=f"remote_{action}_failed", actor="bridge", data={"problem": problem.as_dict()})
-        if company is not None and config is not None:
-            _notify(session, company, config, payment, [problem], subject="SmartBill a refuzat documentul")
-
-
-# ===== operators: listing and retrying ============================================================================
-
-
-@dataclass(frozen=True)
-class EventRow:
-    id: int
-    provider: str
-    event_id: str
-    event_type: str
-    received_at: datetime
-    status: str
-    outcome: str | None
-    payment_status: str | None
-    document: str | None
-    problems: list[dict[str, Any]]
-
-
-def list_events(session: Session, company: Company, *, provider: str | None = None, status: str | None = None,
-                limit: int = 50) -> list[EventRow]:
-    stmt = select(BridgeInbox, BridgePayment).outerjoin(BridgePayment, BridgePayment.id == BridgeInbox.payment_id)
-    stmt = stmt.where(BridgeInbox.company_id == company.id)
-    if provider:
-        stmt = stmt.where(BridgeInbox.provider == provider)
-    if status:
-        stmt = stmt.where(BridgeInbox.status == status)
-    stmt = stmt.order_by(BridgeInbox.id.desc()).limit(limit)
-    rows = []
-    for inbox, payment in session.execute(stmt).all():
-        document = None
-        if payment is not None:
-            if payment.remote_number:
-                document = f"{payment.remote_series}{payment.remote_number} (SmartBill)"
-            elif payment.document_id or payment.linked_document_id:
-                doc = session.get(Document, payment.document_id or payment.linked_document_id)
-                document = _label(doc) if doc else None
-        rows.append(EventRow(
-            id=inbox.id, provider=inbox.provider, event_id=inbox.event_id, event_type=inbox.event_type,
-            received_at=inbox.received_at, status=inbox.status, outcome=inbox.outcome,
-            payment_status=payment.status if payment else None, document=document,
-            problems=list((inbox.detail or {}).get("problems") or []),
-        ))
-    return rows
-
-
-def find_event(session: Session, company: Company, ref: str) -> BridgeInbox:
-    """An inbox event by punte's id or the provider's event id."""
-    stmt = select(BridgeInbox).where(BridgeInbox.company_id == company.id)
-    row = None
-    if ref.isdigit():
-        row = session.scalar(stmt.where(BridgeInbox.id == int(ref)))
-    if row is None:
-        row = session.scalar(stmt.where(BridgeInbox.event_id == ref))
-    if row is None:
-        raise DomainError(f"Evenimentul {ref} nu a fost gasit.")
-    return row
-
-
-def find_event_any(session: Session, ref: str) -> BridgeInbox:
-    """An inbox event of any company, by punte's id or (when it names one event only) the provider's id."""
-    if ref.isdigit():
-        row = session.get(BridgeInbox, int(ref))
-        if row is not None:
-            return row
-    rows = list(session.scalars(select(BridgeInbox).where(BridgeInbox.event_id == ref).limit(2)))
-    if not rows:
-        raise DomainError(f"Evenimentul {ref} nu a fost gasit.")
-    if len(rows) > 1:
-        raise DomainError(f"Evenimentul {ref} exista la mai multe firme; indicati --cif.")
-    return rows[0]
-
-
-def prepare_retry(session: Session, company: Company, ref: str, overrides: Mapping[str, str], *,
-                  actor: str) -> int:
-    """Record corrections for the event's payment and make the event processable again; returns its id."""
-    from punte.providers.base import BUYER_FIELDS
-
-    row = find_event(session, company, ref)
-    bad = [k for k in overrides if k not in BUYER_FIELDS]
-    if bad:
-        allowed = ", ".join(f"buyer.{f}" for f in BUYER_FIELDS)
-        raise DomainError(f"Campuri necunoscute: {', '.join(bad)} (se pot corecta: {allowed}).")
-    if row.payment_id is not None:
-        payment = session.get(BridgePayment, row.payment_id)
-        if payment is not None:
-            if overrides:
-                payment.overrides = {**(payment.overrides or {}), **overrides}
-            if payment.status == "failed":
-                payment.status = "collecting"
-    row.status = "received"
-    events.record(session, company_id=company.id, entity="bridge_inbox", entity_id=row.id, action="retry",
-                  actor=actor, data={"event_id": row.event_id, "overrides": dict(overrides)})
-    return row.id
-
-
-def requeue(session: Session, inbox_id: int) -> None:
-    row = session.get(BridgeInbox, inbox_id)
-    assert row is not None
-    job = session.scalar(select(Job).where(Job.kind == JOB_PROCESS,
-                                           Job.key == f"{row.provider}:{row.company_id}:{row.event_id}"))
-    if job is None:
-        queue.enqueue(session, JOB_PROCESS, {"inbox_id": inbox_id}, company_id=row.company_id,
-                      key=f"{row.provider}:{row.company_id}:{row.event_id}")
-    else:
-        queue.requeue(session, job.id)
-
-
-def payment_summary(session: Session, payment_id: int) -> dict[str, Any]:
-    payment = session.get(BridgePayment, payment_id)
-    if payment is None:
-        return {}
-    sale = combined_sale(payment.sources or {}, payment.overrides)
-    return {"status": payment.status, "amount": payment.amount, "currency": payment.currency,
-            "refunded": payment.refunded, "sale": sale_to_json(sale) if sale else None}
-
-
-__all__ = [
-    "EventRow", "JOB_PROCESS", "JOB_REMOTE", "Outcome", "Receipt", "UnknownBridge", "advance", "find_event",
-    "find_event_any",
-    "list_events", "payment_summary", "prepare_retry", "process_inbox", "receive", "requeue", "resolve_payment",
-    "run_remote", "sale_from_json",
-]
-
-
 # ===== worker handlers ============================================================================================
 
 
@@ -1079,6 +826,7 @@ def _register_handlers() -> None:
     from punte.worker.runner import JobContext, Retry, handler
 
     from .bridge_clients import Unavailable
+    from .bridge_remote import run_remote
 
     @handler(JOB_PROCESS)
     def _process(ctx: JobContext) -> None:
@@ -1096,3 +844,20 @@ def _register_handlers() -> None:
 
 
 _register_handlers()
+
+# The operators' side (listing, retrying) lives in bridge_ops; it is part of this module's surface.
+from .bridge_ops import (  # noqa: E402 - bridge_ops builds on the definitions above
+    EventRow,
+    find_event,
+    find_event_any,
+    list_events,
+    payment_summary,
+    prepare_retry,
+    requeue,
+)
+
+__all__ = [
+    "EventRow", "JOB_PROCESS", "JOB_REMOTE", "Outcome", "Receipt", "UnknownBridge", "advance", "find_event",
+    "find_event_any", "list_events", "payment_summary", "prepare_retry", "process_inbox", "receive", "requeue",
+    "resolve_payment",
+]
