@@ -20,7 +20,6 @@ from rich.table import Table
 from punte.config import Settings, get_settings
 from punte.domain.errors import DomainError
 from punte.store.db import Database
-from punte.store.migrate import upgrade
 
 bridge_app = typer.Typer(help="Payment bridge: provider webhooks -> invoices (Stripe, Shopify, PayPal).",
                          no_args_is_help=True)
@@ -31,9 +30,11 @@ ACTOR = "cli"
 
 
 def _database(settings: Settings) -> Database:
-    url = settings.resolved_database_url()
-    upgrade(url)
-    return Database(url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    """The migrated database, opened as every ``punte`` command opens it (imported late: ``punte.cli`` imports
+    this module)."""
+    from punte.cli import _database as migrated_database
+
+    return migrated_database(settings)
 
 
 def _fail(text: str) -> None:

@@ -27,6 +27,8 @@ The rules that keep SPV free of duplicates:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -247,6 +249,29 @@ class SubmissionRun:
         self._client = None
         return Retry(exc.message, after=5, count=True)
 
+    @contextmanager
+    def anaf_failures(self, snap: Snapshot, *, permanent_after: float, note_limit: bool = True) -> Iterator[None]:
+        """Turn a failed ANAF read (poll, list, download) into the worker's :class:`Retry`.
+
+        The daily limit waits until it resets; a refused token is refreshed; a transient failure waits
+        as ANAF hinted; a permanent one waits ``permanent_after`` seconds and counts as a failed try.
+        Each is noted on the attempt (the daily limit only when ``note_limit``).
+        """
+        try:
+            yield
+        except AnafLimitReached as exc:
+            if note_limit:
+                self.note(snap, exc.message)
+            raise Retry(exc.message, after=max((exc.retry_at - datetime.now(UTC)).total_seconds(), 60)) from exc
+        except AnafUnauthorized as exc:
+            raise self.unauthorized(snap, exc) from exc
+        except AnafTransientError as exc:
+            self.note(snap, exc.message)
+            raise Retry(exc.message, after=exc.retry_after) from exc
+        except AnafPermanentError as exc:
+            self.note(snap, exc.message)
+            raise Retry(exc.message, after=permanent_after, count=True) from exc
+
     def poll_delay(self, polls: int) -> float:
         return min(self.settings.anaf_poll_seconds * (2 ** max(polls - 1, 0)), self.settings.anaf_poll_max_seconds)
 
@@ -352,18 +377,8 @@ class SubmissionRun:
         client = self.client(snap)
         started = snap.uploading_at or datetime.now(UTC)
         end = datetime.now(UTC) - timedelta(seconds=1)
-        try:
+        with self.anaf_failures(snap, permanent_after=300, note_limit=False):
             found = self.find_in_spv(client, snap, started - RECONCILE_MARGIN, end)
-        except AnafLimitReached as exc:
-            raise Retry(exc.message, after=max((exc.retry_at - datetime.now(UTC)).total_seconds(), 60)) from exc
-        except AnafUnauthorized as exc:
-            raise self.unauthorized(snap, exc) from exc
-        except AnafTransientError as exc:
-            self.note(snap, exc.message)
-            raise Retry(exc.message, after=exc.retry_after) from exc
-        except AnafPermanentError as exc:
-            self.note(snap, exc.message)
-            raise Retry(exc.message, after=300, count=True) from exc
         if found is not None:
             index, download_id, archive_id = found
             self.move(snap, UNKNOWN, UPLOADED, action="reconciled", upload_index=index, download_id=download_id,
@@ -415,19 +430,8 @@ class SubmissionRun:
             return
         assert snap.upload_index is not None
         client = self.client(snap)
-        try:
+        with self.anaf_failures(snap, permanent_after=self.settings.anaf_poll_max_seconds):
             answer = client.stare_mesaj(snap.upload_index)
-        except AnafLimitReached as exc:
-            self.note(snap, exc.message)
-            raise Retry(exc.message, after=max((exc.retry_at - datetime.now(UTC)).total_seconds(), 60)) from exc
-        except AnafUnauthorized as exc:
-            raise self.unauthorized(snap, exc) from exc
-        except AnafTransientError as exc:
-            self.note(snap, exc.message)
-            raise Retry(exc.message, after=exc.retry_after) from exc
-        except AnafPermanentError as exc:
-            self.note(snap, exc.message)
-            raise Retry(exc.message, after=self.settings.anaf_poll_max_seconds, count=True) from exc
         if answer.processing:
             polls = snap.polls + 1
             self.move(snap, UPLOADED, None, polls=polls, anaf_state=answer.stare, last_error=None)
@@ -449,19 +453,8 @@ class SubmissionRun:
         """Download (once), archive, and record ``ok`` or ``nok`` with ANAF's messages."""
         client = self.client(snap)
         assert snap.download_id is not None
-        try:
+        with self.anaf_failures(snap, permanent_after=600):
             data, archive_id = self.fetch_zip(client, snap, snap.download_id, snap.upload_index or "", mine=True)
-        except AnafLimitReached as exc:
-            self.note(snap, exc.message)
-            raise Retry(exc.message, after=max((exc.retry_at - datetime.now(UTC)).total_seconds(), 60)) from exc
-        except AnafUnauthorized as exc:
-            raise self.unauthorized(snap, exc) from exc
-        except AnafTransientError as exc:
-            self.note(snap, exc.message)
-            raise Retry(exc.message, after=exc.retry_after) from exc
-        except AnafPermanentError as exc:
-            self.note(snap, exc.message)
-            raise Retry(exc.message, after=600, count=True) from exc
         content = read_zip(data)
         accepted = (snap.anaf_state or "").strip().lower() == "ok"
         if accepted and content.invoice_xml is not None:

@@ -1,5 +1,6 @@
 """What the sync and async SmartBill clients share, without I/O: client-only wire models, each operation as a
-:class:`Call`, answer parsing and the retry policy. The clients add the HTTP, the waits and the rate limiter.
+:class:`Call`, answer parsing, the retry policy and the decisions of the retry loop (:class:`Attempts`). The
+clients add the HTTP, the waits and the rate limiter.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,7 +19,7 @@ import httpx
 import pydantic
 from pydantic import BaseModel
 
-from .errors import ServerError, SmartBillApiError, ValidationError, error_for_status
+from .errors import ServerError, SmartBillApiError, TransportError, ValidationError, error_for_status
 from .wire import (
     DocumentAnswer,
     DocumentAnswerV2,
@@ -266,3 +268,43 @@ def server_pause(headers: Mapping[str, str], now: float, limit: float = 60.0) ->
         reset /= 1000
     return min(limit, max(0.0, reset - now))
 
+
+class Attempts:
+    """The retry loop of one call, without I/O: after each try, how long to wait before the next one.
+
+    Both clients run the same loop (acquire the limiter, send, then ask this object); only their waiting
+    differs (``time.sleep`` or ``await asyncio.sleep``), so the rules live here once.
+    """
+
+    def __init__(self, call: Call[Any], policy: RetryPolicy) -> None:
+        self.call, self.policy = call, policy
+        self.failures = 0
+
+    def after_error(self, exc: httpx.HTTPError) -> float:
+        """Seconds to wait after a transport failure, or the :class:`TransportError` to give up with.
+
+        Timeouts and lost connections are retried when the call is safe to repeat; any other httpx error
+        (a bad URL, a refused TLS handshake) is final at once.
+        """
+        if not isinstance(exc, RETRYABLE):
+            raise TransportError.from_httpx(exc, self.failures + 1) from exc
+        self.failures += 1
+        if not self.policy.may_retry(self.call, self.failures):
+            raise TransportError.from_httpx(exc, self.failures) from exc
+        return self.policy.delay(self.failures)
+
+    def after_response(self, status: int, headers: Mapping[str, str], pause: Callable[[float], None]) -> float | None:
+        """Seconds to wait before sending again (a 5xx that may be retried), or ``None``: read this answer.
+
+        A server that says no calls are left in its window (any answer but 403/429, which the caller
+        sees as errors) holds the client's limiter through ``pause``.
+        """
+        if status not in (403, 429):
+            hold = server_pause(headers, time.time())
+            if hold > 0:
+                pause(hold)
+        if status >= 500:
+            self.failures += 1
+            if self.policy.may_retry(self.call, self.failures):
+                return self.policy.delay(self.failures, headers)
+        return None

@@ -32,7 +32,6 @@ from ._common import (
     StocksAnswer,
 )
 from .client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, USER_AGENT, SlidingWindow
-from .errors import TransportError
 from .wire import (
     CashBalanceAnswer,
     CashOperationAnswer,
@@ -315,31 +314,20 @@ class AsyncSmartBill:
         self.measuring_units = MeasuringUnits(self._run)
 
     async def _run(self, call: Call[T]) -> T:
-        failures = 0
+        attempts = ops.Attempts(call, self.retry_policy)
         while True:
             await self.limiter.acquire()
             try:
                 response = await self._http.request(
                     call.method, call.path, params=call.params, content=call.body, headers=call.headers()
                 )
-            except ops.RETRYABLE as exc:
-                failures += 1
-                if not self.retry_policy.may_retry(call, failures):
-                    raise TransportError.from_httpx(exc, failures) from exc
-                await self._sleep(self.retry_policy.delay(failures))
-                continue
             except httpx.HTTPError as exc:
-                raise TransportError.from_httpx(exc, failures + 1) from exc
-            if response.status_code not in (403, 429):
-                pause = ops.server_pause(response.headers, time.time())
-                if pause > 0:
-                    self.limiter.pause(pause)
-            if response.status_code >= 500:
-                failures += 1
-                if self.retry_policy.may_retry(call, failures):
-                    await self._sleep(self.retry_policy.delay(failures, response.headers))
-                    continue
-            return ops.parse_answer(call, response.status_code, response.headers, response.content)
+                await self._sleep(attempts.after_error(exc))
+                continue
+            wait = attempts.after_response(response.status_code, response.headers, self.limiter.pause)
+            if wait is None:
+                return ops.parse_answer(call, response.status_code, response.headers, response.content)
+            await self._sleep(wait)
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""

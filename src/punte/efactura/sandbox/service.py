@@ -29,6 +29,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from punte.domain.identifiers import is_valid_cif
+from punte.efactura.ubl_read import UblReadError, read_ubl
 from punte.efactura.validator import Validator
 from punte.store.db import Database
 from punte.store.models_sandbox import AnafSandboxMessage, AnafSandboxUpload
@@ -41,7 +42,7 @@ from .limits import Limits, MinuteLimiter, count_call
 from .oauth import OAuthServer, Principal
 from .processing import DOWNLOAD_BASE, INDEX_BASE, SAFE_PARSER, RuleChecker, judge
 from .signing import SandboxKeys, answer_zip
-from .ubl_read import ROOTS, UblReadError, read_facts, to_document
+from .ubl_read import ROOTS, read_facts
 
 log = logging.getLogger("punte.efactura.sandbox")
 
@@ -517,7 +518,7 @@ class Sandbox:
         if messages:
             return self._nok(messages)
         try:
-            document = to_document(etree.fromstring(body, SAFE_PARSER))
+            document = read_ubl(body).to_document()
             pdf = render_pdf(document)
         except UblReadError as exc:
             return self._nok([f"Fisierul nu poate fi transformat in PDF: {exc}"])

@@ -10,6 +10,7 @@ import sqlalchemy as sa  # noqa: F401
 from alembic import op  # noqa: F401
 
 import punte.store.models  # noqa: F401
+from punte.store.migrations.ddl import create_append_only, drop_append_only
 
 revision = "0003"
 down_revision = "0002"
@@ -128,34 +129,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("cash_movements", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_cash_movements_company_id"), ["company_id"], unique=False)
-    _cash_movements_append_only()
-
-
-def _cash_movements_append_only() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER cash_movements_no_{verb.lower()} BEFORE {verb} ON cash_movements "
-                "BEGIN SELECT RAISE(ABORT, 'cash movements are append-only'); END"
-            )
-    else:
-        op.execute(
-            "CREATE FUNCTION punte_cash_movements_append_only() RETURNS trigger AS $$ "
-            "BEGIN RAISE EXCEPTION 'cash movements are append-only'; END; $$ LANGUAGE plpgsql"
-        )
-        op.execute(
-            "CREATE TRIGGER cash_movements_append_only BEFORE UPDATE OR DELETE ON cash_movements "
-            "FOR EACH ROW EXECUTE FUNCTION punte_cash_movements_append_only()"
-        )
+    create_append_only("cash_movements")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("DROP TRIGGER IF EXISTS cash_movements_no_update")
-        op.execute("DROP TRIGGER IF EXISTS cash_movements_no_delete")
-    else:
-        op.execute("DROP TRIGGER IF EXISTS cash_movements_append_only ON cash_movements")
-        op.execute("DROP FUNCTION IF EXISTS punte_cash_movements_append_only()")
+    drop_append_only("cash_movements")
     with op.batch_alter_table("cash_movements", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cash_movements_company_id"))
     op.drop_table("cash_movements")

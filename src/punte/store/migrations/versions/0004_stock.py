@@ -10,6 +10,7 @@ import sqlalchemy as sa  # noqa: F401
 from alembic import op  # noqa: F401
 
 import punte.store.models  # noqa: F401
+from punte.store.migrations.ddl import create_append_only, drop_append_only
 
 revision = "0004"
 down_revision = "0003"
@@ -70,21 +71,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_stock_movements_company_date", "stock_movements", ["company_id", "movement_date"])
     op.create_index("ix_stock_movements_document", "stock_movements", ["company_id", "document_id"])
-    if op.get_bind().dialect.name == "sqlite":
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER stock_movements_no_{verb.lower()} BEFORE {verb} ON stock_movements "
-                "BEGIN SELECT RAISE(ABORT, 'stock movements are append-only'); END"
-            )
-    else:
-        op.execute(
-            "CREATE FUNCTION punte_stock_movements_append_only() RETURNS trigger AS $$ "
-            "BEGIN RAISE EXCEPTION 'stock movements are append-only'; END; $$ LANGUAGE plpgsql"
-        )
-        op.execute(
-            "CREATE TRIGGER stock_movements_append_only BEFORE UPDATE OR DELETE ON stock_movements "
-            "FOR EACH ROW EXECUTE FUNCTION punte_stock_movements_append_only()"
-        )
+    create_append_only("stock_movements")
 
     op.create_table(
         "stock_balances",
@@ -117,9 +104,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        op.execute("DROP TRIGGER IF EXISTS stock_movements_append_only ON stock_movements")
-        op.execute("DROP FUNCTION IF EXISTS punte_stock_movements_append_only()")
+    drop_append_only("stock_movements")
     op.drop_table("stock_balances")
     op.drop_table("stock_movements")
     op.drop_table("warehouses")
