@@ -220,6 +220,46 @@ def company_add(
         _fail(exc.text)
 
 
+@company_app.command("update")
+def company_update(
+    cif: Annotated[str, typer.Option(help="The company's CIF (it cannot change).")],
+    name: Annotated[str | None, typer.Option(help="Legal name.")] = None,
+    address: Annotated[str | None, typer.Option()] = None,
+    city: Annotated[str | None, typer.Option()] = None,
+    county: Annotated[str | None, typer.Option(help="County; in Romania stored under its official name.")] = None,
+    country: Annotated[str | None, typer.Option()] = None,
+    iban: Annotated[str | None, typer.Option(help="IBAN (checked); '' clears it.")] = None,
+    bank: Annotated[str | None, typer.Option()] = None,
+    reg_com: Annotated[str | None, typer.Option(help="Trade register number (J12/345/2020).")] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    intra_cif: Annotated[str | None, typer.Option(help="Intra-community VAT id used with useIntraCif.")] = None,
+    product_codes: Annotated[
+        bool | None, typer.Option("--product-codes/--no-product-codes", help="Product codes required on lines.")
+    ] = None,
+) -> None:
+    """Change the company's data; documents already issued keep the data they were issued with."""
+    from punte.services.companies import CompanyChanges, get_company, update_company
+
+    changes = CompanyChanges(
+        name=name, reg_com=reg_com, address=address, city=city, county=county, country=country, iban=iban, bank=bank,
+        email=email, phone=phone, intra_cif=intra_cif, uses_product_codes=product_codes,
+    )
+    db = _database(get_settings())
+    try:
+        with db.session(write=True) as session:
+            company = get_company(session, cif)
+            changed = update_company(session, company, changes, actor=ACTOR)
+    except DomainError as exc:
+        _fail(exc.text)
+    finally:
+        db.dispose()
+    if not changed:
+        console.print("Nothing changed.")
+    for field, (old, new) in changed.items():
+        console.print(f"{field}: {old if old is not None else '-'} -> {new if new is not None else '-'}")
+
+
 @series_app.command("add")
 def series_add(
     cif: Annotated[str, typer.Option()],

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from punte.crypto import SecretBox
@@ -25,7 +25,7 @@ from punte.domain.vat import find_rate
 from punte.providers import PROVIDERS
 from punte.store.db import Database
 from punte.store.models import Company
-from punte.store.models_bridge import BridgeConfig
+from punte.store.models_bridge import BridgeConfig, BridgeInbox
 
 from . import events
 from .companies import vat_rates, vat_status_on
@@ -272,6 +272,20 @@ def decrypted(box: SecretBox, value: str | None) -> str | None:
     return box.decrypt(value) if value else None
 
 
+def inbox_counts(session: Session, company: Company) -> dict[str, tuple[int, int]]:
+    """{provider: (events received, events failed)} of the company's webhook inbox (the settings page)."""
+    rows = session.execute(
+        select(BridgeInbox.provider, BridgeInbox.status, func.count())
+        .where(BridgeInbox.company_id == company.id)
+        .group_by(BridgeInbox.provider, BridgeInbox.status)
+    ).all()
+    counts: dict[str, tuple[int, int]] = {}
+    for provider, status, n in rows:
+        total, failed = counts.get(provider, (0, 0))
+        counts[provider] = (total + n, failed + (n if status == "failed" else 0))
+    return counts
+
+
 def describe(config: BridgeConfig, now: datetime | None = None) -> dict[str, Any]:
     """The settings as shown to an operator (no secrets)."""
     now = now or _now()
@@ -291,6 +305,6 @@ def describe(config: BridgeConfig, now: datetime | None = None) -> dict[str, Any
 
 __all__ = [
     "BridgeSettings", "TARGETS", "VERIFICATIONS", "Verification", "VerificationCache", "configure", "decrypted",
-    "describe", "get_config",
+    "describe", "get_config", "inbox_counts",
     "require_config", "secrets_of", "verification",
 ]

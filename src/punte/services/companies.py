@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from punte.crypto import hash_token, new_api_token
 from punte.domain.errors import DomainError, NotFound
+from punte.domain.geo import COUNTIES, country_code, county_code
 from punte.domain.identifiers import cif_digits, validate_cif
 from punte.domain.units import DEFAULT_UNITS
 from punte.domain.vat import VatRate, default_rates
@@ -100,6 +102,146 @@ def add_company(session: Session, data: CompanyData, *, actor: str) -> Company:
     )
     session.flush()
     return company
+
+
+@dataclass(frozen=True)
+class CompanyChanges:
+    """Changes to a company's own data. ``None`` keeps a value; ``""`` clears an optional one.
+
+    The CIF is not here: it identifies the company (API calls, e-Factura, the documents issued), so a
+    different CIF is a different company.
+    """
+
+    name: str | None = None
+    reg_com: str | None = None
+    address: str | None = None
+    city: str | None = None
+    county: str | None = None
+    country: str | None = None
+    iban: str | None = None
+    bank: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    intra_cif: str | None = None
+    uses_product_codes: bool | None = None
+
+
+# The column sizes of ``companies``: PostgreSQL refuses longer text, so the refusal is ours and clear.
+_MAX_LENGTH = {"name": 200, "reg_com": 40, "address": 300, "city": 100, "county": 100, "country": 60, "bank": 100,
+               "email": 200, "phone": 40, "intra_cif": 20, "iban": 40}
+_FIELD_NAMES = {"name": "Numele firmei", "reg_com": "Nr. Reg. Com.", "address": "Adresa", "city": "Localitatea",
+                "county": "Judetul", "country": "Tara", "bank": "Banca", "email": "Adresa de e-mail",
+                "phone": "Telefonul", "intra_cif": "Codul de TVA intracomunitar", "iban": "IBAN-ul"}
+_PHONE = re.compile(r"^\+?[0-9 ()./-]{4,40}$")
+
+
+def _clean_iban(text: str) -> str | None:
+    from stdnum import iban as stdnum_iban
+
+    value = re.sub(r"\s+", "", text).upper()
+    if not value:
+        return None
+    if not stdnum_iban.is_valid(value):
+        raise DomainError(f"IBAN-ul {value} nu este valid.")
+    return value
+
+
+def _clean_email(text: str) -> str | None:
+    from punte.render.email import AddressError, parse_addresses
+
+    try:
+        found = parse_addresses(text, "email")
+    except AddressError as exc:
+        raise DomainError(f"Adresa de e-mail a firmei ({text.strip()}) nu este valida.") from exc
+    if len(found) > 1 or any("<" in a for a in found):
+        raise DomainError("Firma poate avea o singura adresa de e-mail, fara nume.")
+    return found[0] if found else None
+
+
+def _clean_intra_cif(text: str) -> str | None:
+    from stdnum.eu import vat as eu_vat
+
+    value = re.sub(r"\s+", "", text).upper()
+    if value and not eu_vat.is_valid(value):
+        raise DomainError(f"Codul de TVA intracomunitar {value} nu este valid.")
+    return value or None
+
+
+def _clean_place(county: str | None, country: str) -> str | None:
+    """A Romanian county is stored under its official name ("jud. Cluj" -> "Cluj"), so UBL finds its code."""
+    text = (county or "").strip()
+    if not text or country_code(country) != "RO":
+        return text or None
+    code = county_code(text)
+    if code is None:
+        raise DomainError(f"Judetul {text} nu a fost recunoscut.")
+    return COUNTIES[code][0]
+
+
+def _cleaned(company: Company, changes: CompanyChanges) -> dict[str, object]:
+    """The new values asked for, normalised and validated; a bad one refuses the whole change."""
+    values: dict[str, object] = {}
+    for name in ("name", "reg_com", "address", "city", "bank"):
+        raw = getattr(changes, name)
+        if raw is not None:
+            values[name] = " ".join(raw.split()) or None
+    if "name" in values and values["name"] is None:
+        raise DomainError("Numele firmei trebuie specificat.")
+    if changes.country is not None:
+        country = " ".join(changes.country.split()) or "Romania"
+        if country_code(country) is None:
+            raise DomainError(f"Tara {country} nu a fost recunoscuta.")
+        values["country"] = country
+    if changes.county is not None or changes.country is not None:
+        county = changes.county if changes.county is not None else company.county
+        values["county"] = _clean_place(county, str(values.get("country") or company.country))
+    if changes.iban is not None:
+        values["iban"] = _clean_iban(changes.iban)
+    if changes.email is not None:
+        values["email"] = _clean_email(changes.email)
+    if changes.phone is not None:
+        phone = " ".join(changes.phone.split())
+        if phone and not _PHONE.match(phone):
+            raise DomainError(f"Telefonul {phone} nu este valid.")
+        values["phone"] = phone or None
+    if changes.intra_cif is not None:
+        values["intra_cif"] = _clean_intra_cif(changes.intra_cif)
+    if changes.uses_product_codes is not None:
+        values["uses_product_codes"] = changes.uses_product_codes
+    for name, limit in _MAX_LENGTH.items():
+        value = values.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise DomainError(f"{_FIELD_NAMES[name]} poate avea cel mult {limit} de caractere.")
+    return values
+
+
+def update_company(
+    session: Session, company: Company, data: CompanyChanges, *, actor: str
+) -> dict[str, tuple[object, object]]:
+    """Change the company's own data; returns ``{field: (old, new)}`` of what really changed.
+
+    Every change is one ``company/updated`` event with the old and the new values. Documents already
+    issued keep the seller data copied onto them at issue; only documents issued from now on carry
+    the new data. Nothing changed: no event, an empty answer.
+    """
+    locked = session.scalar(
+        select(Company).where(Company.id == company.id).with_for_update().execution_options(populate_existing=True)
+    )
+    if locked is None:
+        raise NotFound(COMPANY_GONE)
+    values = _cleaned(locked, data)
+    changed = {name: (getattr(locked, name), new) for name, new in values.items() if getattr(locked, name) != new}
+    if not changed:
+        return {}
+    for name, (_old, new) in changed.items():
+        setattr(locked, name, new)
+    session.flush()
+    events.record(
+        session, company_id=locked.id, entity="company", entity_id=locked.id, action="updated", actor=actor,
+        data={"before": {k: old for k, (old, _new) in changed.items()},
+              "after": {k: new for k, (_old, new) in changed.items()}},
+    )
+    return changed
 
 
 def get_company(session: Session, cif: str | None) -> Company:

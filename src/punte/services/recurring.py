@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -34,7 +35,7 @@ from punte.domain.identifiers import cif_digits
 from punte.domain.periods import UNITS, Recurrence
 from punte.smartbill.wire import InvoiceRequest
 from punte.store.db import Database
-from punte.store.models import Company
+from punte.store.models import Company, Document
 from punte.store.models_operations import RecurringInvoice, RecurringOccurrence
 from punte.worker.queue import enqueue
 from punte.worker.runner import JobContext, handler, periodic
@@ -311,6 +312,94 @@ def schedule_view(session: Session, company: Company, schedule_id: int) -> Sched
     return _view(session, require_schedule(session, company, schedule_id), with_history=True)
 
 
+# -- "repeat this invoice" (the dashboard's way to set up a schedule) -------------------------------
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(), "f")  # PostgreSQL keeps the scale
+
+
+def template_from_invoice(session: Session, company: Company, document_id: int) -> dict[str, Any]:
+    """The template that issues an existing invoice again: its series, client, lines, currency and texts.
+
+    Dates, payment and exchange rate are left out on purpose: every occurrence gets its own (the rate of
+    its issue day). Amounts are kept as decimal text, so the stored template never goes through a float.
+    """
+    doc = session.get(Document, document_id)
+    if doc is None or doc.company_id != company.id:
+        raise NotFound(f"Factura {document_id} nu a fost gasita.")
+    label = f"{doc.series_name}{doc.number_text or ''}"
+    if doc.kind != INVOICE:
+        raise DomainError(f"Documentul {label} nu este o factura; doar o factura emisa se poate repeta.")
+    if doc.status != "issued":
+        raise DomainError(f"Factura {label} nu este emisa (stare: {doc.status}); doar o factura emisa se poate repeta.")
+    if doc.reverses_id is not None:
+        raise DomainError(f"Factura {label} este o factura storno si nu se poate repeta.")
+    buyer = doc.buyer
+    client = {
+        "name": buyer.get("name"), "vatCode": buyer.get("cif"), "code": buyer.get("code"),
+        "regCom": buyer.get("reg_com"), "address": buyer.get("address"), "city": buyer.get("city"),
+        "county": buyer.get("county"), "country": buyer.get("country"), "email": buyer.get("email"),
+        "phone": buyer.get("phone"), "contact": buyer.get("contact"), "iban": buyer.get("iban"),
+        "bank": buyer.get("bank"), "isTaxPayer": bool(buyer.get("is_tax_payer")), "saveToDb": False,
+    }
+    products: list[dict[str, Any]] = []
+    for ln in doc.lines:
+        common = {"name": ln.name, "measuringUnitName": ln.unit, "isTaxIncluded": ln.tax_included,
+                  "taxName": ln.vat_name, "taxPercentage": _text(ln.vat_percentage),
+                  "translatedName": ln.translated_name, "translatedMeasuringUnit": ln.translated_unit}
+        if ln.is_discount:
+            products.append({**common, "isDiscount": True, "numberOfItems": ln.discount_items,
+                             "discountType": 2 if ln.discount_percentage is not None else 1,
+                             "discountPercentage": _text(ln.discount_percentage),
+                             "discountValue": _text(-(ln.entered_price or ln.unit_price))})
+        else:
+            products.append({**common, "code": ln.code, "productDescription": ln.description,
+                             "currency": ln.entered_currency or doc.currency, "quantity": _text(ln.quantity),
+                             "price": _text(ln.entered_price if ln.entered_price is not None else ln.unit_price),
+                             "warehouseName": ln.warehouse, "isService": ln.is_service})
+    body: dict[str, Any] = {
+        "companyVatCode": company.cif, "seriesName": doc.series_name, "currency": doc.currency,
+        "language": doc.language, "precision": doc.precision, "mentions": doc.details.get("mentions"),
+        "observations": doc.details.get("observations"), "useIntraCif": bool(doc.details.get("useIntraCif")),
+        "client": client, "products": products,
+    }
+    return _without_none(body)
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def end_after(every: int, unit: str, start: date, day_of_month: int | None, count: int) -> date:
+    """The day of the ``count``-th occurrence: a schedule of ``count`` invoices ends there.
+
+    Occurrences skipped while the schedule is paused still count, as they would on a calendar.
+    """
+    if not 1 <= count <= 1000:
+        raise DomainError("Numarul de facturi al recurentei trebuie sa fie intre 1 si 1000.")
+    rec = _recurrence(ScheduleData(template={}, every=every, unit=unit, day_of_month=day_of_month), start)
+    return rec.occurrence(count - 1)
+
+
+def recent_invoices(session: Session, company: Company, per_schedule: int = 3) -> dict[int, list[OccurrenceView]]:
+    """{schedule id: its last ``per_schedule`` issued invoices, newest first} for the company's list."""
+    rows = session.scalars(
+        select(RecurringOccurrence)
+        .where(RecurringOccurrence.company_id == company.id, RecurringOccurrence.status == "issued")
+        .order_by(RecurringOccurrence.occurrence_date.desc(), RecurringOccurrence.id.desc())
+    )
+    found: dict[int, list[OccurrenceView]] = {}
+    for r in rows:
+        kept = found.setdefault(r.schedule_id, [])
+        if len(kept) < per_schedule:
+            kept.append(OccurrenceView(r.occurrence_date, r.status, r.series_name, r.number_text, r.document_id,
+                                       r.error))
+    return found
+
+
 # -- the worker's side ------------------------------------------------------------------------------
 def queue_due(session: Session, schedule_id: int, today: date) -> list[date]:
     """Record and enqueue the schedule's occurrences due by ``today`` not yet queued (idempotent)."""
@@ -422,7 +511,8 @@ def _issue_job(ctx: JobContext) -> None:
 
 
 __all__ = [
-    "JOB_KIND", "OccurrenceView", "ScheduleData", "ScheduleView", "create_schedule", "enqueue_due",
+    "JOB_KIND", "OccurrenceView", "ScheduleData", "ScheduleView", "create_schedule", "end_after", "enqueue_due",
+    "recent_invoices", "template_from_invoice",
     "issue_occurrence", "list_schedules", "next_occurrence", "pause", "queue_due", "recurrence_of", "resume",
     "schedule_view", "stop", "stop_all",
 ]

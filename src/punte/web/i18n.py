@@ -31,6 +31,7 @@ def normalize(language: str | None) -> str:
     return value if value in LANGUAGES else DEFAULT
 
 
-from .catalog_en import EN as _EN  # noqa: E402
+from . import catalog_en, catalog_en_documents, catalog_en_integrations, catalog_en_automation  # noqa: E402
 
-EN.update(_EN)
+for _catalog in (catalog_en, catalog_en_documents, catalog_en_integrations, catalog_en_automation):
+    EN.update(_catalog.EN)

@@ -51,6 +51,10 @@ SETTINGS_TABS: list[NavItem] = [
     NavItem("/settings/vat", "TVA"),
     NavItem("/settings/users", "Utilizatori", "owner"),
     NavItem("/settings/plan", "Plan", "owner"),
+    NavItem("/settings/email", "E-mail (SMTP)", "owner"),
+    NavItem("/settings/anaf", "Conexiune ANAF", "owner"),
+    NavItem("/settings/providers", "Plăți online", "owner"),
+    NavItem("/settings/recurring", "Facturi recurente", "accountant"),
 ]
 
 # Romanian labels of stored codes (translated like any other text).

@@ -1,10 +1,14 @@
-"""Documents: the list (search, filters, keyset pages), a document's page, its PDF and UBL, and actions.
+"""Documents: the list (search, filters, keyset pages), a document's page, its PDF and UBL, and actions
+(issue, reverse, cancel, restore, delete; collect a payment, delete one, print its receipt; e-mail it).
 
 Every action calls the same service function as the SmartBill-compatible API, in one transaction;
 the role is checked first (accountant or owner), the business rules are the services'.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -15,13 +19,17 @@ from punte.efactura.anaf import archive, submissions
 from punte.efactura.ubl import build_ubl
 from punte.efactura.ubl_parties import UblError
 from punte.render.pdf import render_pdf
-from punte.services import operations
-from punte.services.issuing import issue_draft
+from punte.services import email, operations, payment_deletes, payments
+from punte.services.companies import list_series, require_company
+from punte.services.issuing import issue_draft, today_in_romania
+from punte.services.receipt_view import receipt_document
+from punte.smartbill.wire import PaymentRequest
 from punte.store.db import Database
-from punte.store.models import Company, Document, Series
+from punte.store.models import Company, Document, Payment, Series
 
 from .. import efactura_queries, i18n, queries
 from ..actions import run_action
+from ..forms import number_text
 from ..pages import render
 from ..panels import load_panels
 from ..security import WebContext, WebError, current, posted
@@ -29,6 +37,10 @@ from ..security import WebContext, WebError, current, posted
 router = APIRouter()
 
 ACTIONS = ("issue", "reverse", "cancel", "restore", "delete")
+# The payment types the page collects (services.payments.PAYMENT_TYPES without "Bon": a fiscal receipt is
+# printed by the cash register, which the dashboard does not drive).
+COLLECT_TYPES = ("Chitanta", "Ordin plata", "Card", "Card online", "CEC", "Bilet ordin", "Mandat postal",
+                 "Extras de cont", "Ramburs", "Alta incasare")
 
 
 @router.get("/documents", response_class=HTMLResponse)
@@ -78,8 +90,10 @@ def document_page(request: Request, doc_id: int, ctx: WebContext = Depends(curre
         links = queries.related(s, doc)
         series = s.get(Series, doc.series_id)
         is_last = series is not None and doc.number is not None and doc.number == series.next_number - 1
+        receipt_series = list_series(s, require_company(s, doc.company_id), "c")
     return render(request, ctx, "document.html", doc=doc, model=model, panels=panels, log=log, links=links,
-                  is_last=is_last, can_act=ctx.can("accountant", doc.company_id), view_url=_view_url(request, doc))
+                  is_last=is_last, can_act=ctx.can("accountant", doc.company_id), view_url=_view_url(request, doc),
+                  receipt_series=receipt_series, collect_types=COLLECT_TYPES, today=today_in_romania())
 
 
 @router.get("/documents/{doc_id:int}/pdf")
@@ -152,6 +166,138 @@ def efactura_submit(request: Request, doc_id: int, ctx: WebContext = Depends(pos
 
     back = f"/documents/{doc_id}"
     return run_action(request, ctx, company_id, "accountant", op, back=back)
+
+
+def _amount(raw: str, _: Callable[..., str]) -> Decimal:
+    """The amount typed in the form (``1.234,56`` or ``1234.56``), or a refusal in the user's language."""
+    text = number_text(raw)
+    if text is None:
+        raise DomainError(_("Suma încasării trebuie completată."))
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise DomainError(_("Suma încasării nu este un număr.")) from exc
+    if not value.is_finite():
+        raise DomainError(_("Suma încasării nu este un număr."))
+    return value
+
+
+@router.post("/documents/{doc_id:int}/payments")
+def collect_payment(request: Request, doc_id: int, ctx: WebContext = Depends(posted)) -> Response:
+    """Collect (part of) an issued invoice: the same ``payments.create_payment`` as ``POST /payment``."""
+    assert ctx.form is not None
+    form = ctx.form
+    _ = i18n.translator(ctx.language)
+    db: Database = request.app.state.db
+    with db.session() as s:
+        doc = _load(s, ctx, doc_id, "accountant")
+        company_id, kind, series, number = doc.company_id, doc.kind, doc.series_name, doc.number_text
+    if kind != "invoice" or number is None:
+        raise WebError(404, "Doar facturile emise pot fi încasate.")
+
+    def op(s: Session, company: Company) -> str:
+        ptype = str(form.get("type") or "")
+        if ptype not in COLLECT_TYPES:
+            raise DomainError(_("Alegeți tipul încasării."))
+        value = _amount(str(form.get("amount") or ""), _)
+        req = PaymentRequest.model_validate({
+            "companyVatCode": company.cif, "type": ptype, "value": format(value, "f"),
+            "issueDate": str(form.get("payment_date") or "").strip() or None,
+            "seriesName": (str(form.get("receipt_series") or "").strip() or None) if ptype == "Chitanta" else None,
+            "invoicesList": [{"seriesName": series, "number": number}],
+        })
+        recorded = payments.create_payment(s, company, req, actor=ctx.email)
+        return _("Încasarea {label} a fost înregistrată.", label=payments.payment_label(recorded.payment))
+
+    return run_action(request, ctx, company_id, "accountant", op, back=f"/documents/{doc_id}")
+
+
+def _delete_query(payment: Payment, first_on_invoice: bool, series: str, number: str) -> payment_deletes.PaymentQuery:
+    """How ``DELETE /payment/v2`` names this payment: by the invoice when it is the first of its type on it
+    (the service takes the oldest), otherwise by its date, value and client."""
+    if first_on_invoice:
+        return payment_deletes.PaymentQuery(payment_type=payment.type, invoice_series=series, invoice_number=number)
+    return payment_deletes.PaymentQuery(
+        payment_type=payment.type, payment_date=payment.payment_date.isoformat(), payment_value=format(payment.value, "f"),
+        client_name=payment.client_name, client_cif=payment.client_cif,
+    )
+
+
+@router.post("/documents/{doc_id:int}/payments/{payment_id:int}/delete")
+def delete_payment(request: Request, doc_id: int, payment_id: int, ctx: WebContext = Depends(posted)) -> Response:
+    """Delete a payment of the invoice with the API's rules (``services.payment_deletes``): a receipt only
+    when it is the last of its series, a fiscal receipt never."""
+    _ = i18n.translator(ctx.language)
+    db: Database = request.app.state.db
+    with db.session() as s:
+        doc = _load(s, ctx, doc_id, "accountant")
+        company_id, series, number = doc.company_id, doc.series_name, doc.number_text or ""
+        rows = queries.payments_of(s, doc.id)
+    row = next((p for p in rows if p.id == payment_id), None)
+    if row is None:
+        raise WebError(404, "Încasarea nu a fost găsită.")
+    first = min(p.id for p in rows if p.type == row.type and p.status == "issued") if row.status == "issued" else None
+
+    def op(s: Session, company: Company) -> str:
+        payment = s.get(Payment, payment_id)
+        if payment is None:  # deleted meanwhile
+            raise DomainError(_("Încasarea nu a fost găsită."))
+        label = payments.payment_label(payment)
+        if payment.status == "draft":
+            payment_deletes.delete_draft_receipt(s, company, str(payment.id), actor=ctx.email)
+        elif payment.type == "Chitanta":
+            payment_deletes.delete_receipt(s, company, payment.series_name, payment.number_text, actor=ctx.email)
+        else:
+            query = _delete_query(payment, first == payment.id, series, number)
+            if payment_deletes.delete_payment(s, company, query, actor=ctx.email).id != payment_id:
+                raise DomainError(_("Încasarea nu poate fi deosebită de una identică; ștergeți-o din API."))
+        return _("Încasarea {label} a fost ștearsă.", label=label)
+
+    return run_action(request, ctx, company_id, "accountant", op, back=f"/documents/{doc_id}")
+
+
+@router.get("/documents/{doc_id:int}/payments/{payment_id:int}/pdf")
+def receipt_pdf(request: Request, doc_id: int, payment_id: int, ctx: WebContext = Depends(current)) -> Response:
+    """A receipt (Chitanta) of the invoice, printed as ``GET /payment/pdf`` prints it (``services.receipt_view``)."""
+    db: Database = request.app.state.db
+    with db.session() as s:
+        doc = _load(s, ctx, doc_id)
+        payment = s.get(Payment, payment_id)
+        if (payment is None or payment.type != "Chitanta" or payment.number is None
+                or payment_id not in {p.id for p in queries.payments_of(s, doc.id)}):
+            raise WebError(404, "Chitanța nu a fost găsită.")
+        data = render_pdf(receipt_document(s, require_company(s, doc.company_id), payment))
+        label = payments.payment_label(payment)
+    return Response(data, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{label}.pdf"', "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    })
+
+
+@router.post("/documents/{doc_id:int}/email")
+def email_document(request: Request, doc_id: int, ctx: WebContext = Depends(posted)) -> Response:
+    """Queue the document for e-mail (``email.queue_document_email``, as ``POST /document/send``); the worker sends it."""
+    assert ctx.form is not None
+    form = ctx.form
+    _ = i18n.translator(ctx.language)
+    db: Database = request.app.state.db
+    with db.session() as s:
+        doc = _load(s, ctx, doc_id, "accountant")
+        company_id, kind, series, number = doc.company_id, doc.kind, doc.series_name, doc.number_text
+    if kind not in email.TYPE_OF_KIND:
+        raise WebError(404, "Doar facturile și proformele se trimit pe e-mail.")
+
+    def field(name: str) -> str | None:
+        return str(form.get(name) or "").replace("\r\n", "\n").strip() or None
+
+    def op(s: Session, company: Company) -> str:
+        message = email.queue_document_email(
+            s, company, doc_type=email.TYPE_OF_KIND[kind], series=series, number=number, to=field("to"),
+            cc=field("cc"), bcc=field("bcc"), subject=field("subject"), body=field("body"), actor=ctx.email,
+        )
+        return _("E-mailul către {to} a fost pus în coada de trimitere.", to=message.to_addrs)
+
+    return run_action(request, ctx, company_id, "accountant", op, back=f"/documents/{doc_id}")
 
 
 @router.post("/documents/{doc_id:int}/{action}")

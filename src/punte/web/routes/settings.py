@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from punte.domain.errors import DomainError
 from punte.domain.vat import VatRate
 from punte.services import companies, quotas
 from punte.services.companies import SERIES_TYPES, require_company
-from punte.services.issuing import today_in_romania
+from punte.services.issuing import parse_date, today_in_romania
 from punte.store.db import Database
 from punte.store.models import Company
 
@@ -35,6 +36,30 @@ def _company(request: Request, ctx: WebContext, level: str = "viewer") -> tuple[
 def company_settings(request: Request, ctx: WebContext = Depends(current)) -> Response:
     _, company = _company(request, ctx)
     return render(request, ctx, "settings_company.html", company=company)
+
+
+# The company's fields as the form names them (the CIF is shown, never posted: it cannot change).
+COMPANY_FIELDS = ("name", "reg_com", "address", "city", "county", "country", "iban", "bank", "email", "phone",
+                  "intra_cif")
+
+
+@router.post("/settings")
+def update_company(request: Request, ctx: WebContext = Depends(posted)) -> Response:
+    """The owner changes the company's data (``companies.update_company``); issued documents keep theirs."""
+    membership = ctx.require("owner")
+    assert ctx.form is not None
+    form = ctx.form
+    _ = i18n.translator(ctx.language)
+    changes = companies.CompanyChanges(
+        **{name: str(form.get(name) or "") for name in COMPANY_FIELDS},
+        uses_product_codes=form.get("uses_product_codes") == "1",
+    )
+
+    def op(s: Session, company: Company) -> str:
+        changed = companies.update_company(s, company, changes, actor=ctx.email)
+        return _("Datele firmei au fost salvate.") if changed else _("Datele firmei nu s-au schimbat.")
+
+    return run_action(request, ctx, membership.company_id, "owner", op, back="/settings")
 
 
 @router.get("/settings/plan", response_class=HTMLResponse)
@@ -87,6 +112,40 @@ def vat_settings(request: Request, ctx: WebContext = Depends(current)) -> Respon
         history = sorted(company.vat_statuses, key=lambda v: v.effective_from, reverse=True)
         in_force = companies.vat_status_on(company, today)
     return render(request, ctx, "settings_vat.html", rates=rates, history=history, in_force=in_force, today=today)
+
+
+# The statuses the VAT tab offers: (vat_payer, vat_on_collection) of ``companies.change_vat_status``.
+VAT_STATUSES: dict[str, tuple[bool, bool]] = {
+    "payer": (True, False), "on_collection": (True, True), "non_payer": (False, False),
+}
+
+
+@router.post("/settings/vat")
+def change_vat_status(request: Request, ctx: WebContext = Depends(posted)) -> Response:
+    """A new VAT status from a date on, exactly as ``punte company vat-status`` records it."""
+    membership = ctx.require("owner")
+    assert ctx.form is not None
+    form = ctx.form
+    _ = i18n.translator(ctx.language)
+
+    def op(s: Session, company: Company) -> str:
+        status = VAT_STATUSES.get(str(form.get("status") or ""))
+        if status is None:
+            raise DomainError(_("Alegeți noul statut de TVA."))
+        day = parse_date(str(form.get("effective_from") or "").strip() or None)
+        if day is None:
+            raise DomainError(_("Data de la care se aplică noul statut trebuie completată."))
+        change = companies.change_vat_status(
+            s, company, vat_payer=status[0], vat_on_collection=status[1], effective_from=day, actor=ctx.email
+        )
+        parts = [_("Noul statut de TVA se aplică de la {day}.", day=day.strftime("%d.%m.%Y"))]
+        if change.stopped_recurring:
+            parts.append(_("Facturi recurente oprite: {count}.", count=len(change.stopped_recurring)))
+        if change.deactivated_price_lists:
+            parts.append(_("Liste de prețuri dezactivate: {names}.", names=", ".join(change.deactivated_price_lists)))
+        return " ".join(parts)
+
+    return run_action(request, ctx, membership.company_id, "owner", op, back="/settings/vat")
 
 
 @router.get("/settings/users", response_class=HTMLResponse)
