@@ -29,19 +29,41 @@ from .payments import (
     find_invoice,
     label,
     local_today,
+    lock_documents,
     own_payment,
     payment_label,
+    refresh_paid,
     snapshot,
 )
 
 
 def _remove(session: Session, company: Company, payment: Payment, *, actor: str, today: date) -> None:
     targets = allocations(session, payment)
+    # the invoices before the cash register, as recording a payment locks them (their paid totals change)
+    lock_documents(session, [doc.id for doc, _ in targets])
     events.record(session, company_id=company.id, entity="payment", entity_id=payment.id, action="deleted",
                   actor=actor, data=snapshot(payment, targets))
     cash.reverse_payment(session, company, payment.id, day=today, actor=actor, document=payment_label(payment))
     session.delete(payment)
-    session.flush()
+    session.flush()  # the allocations go with the payment (ON DELETE CASCADE)
+    refresh_paid(session, [doc.id for doc, _ in targets])
+
+
+def _lock_invoices_of_receipt(session: Session, company: Company, series_name: str, number: int) -> None:
+    """Lock the invoices a receipt pays before its series is locked.
+
+    Recording a receipt locks its invoices, then the receipt series (services.payments); deleting one
+    changes those invoices' paid totals, so it takes the same two locks in the same order. The receipt is
+    found unlocked here: allocations never change, and a receipt deleted meanwhile is not found later.
+    """
+    doc_ids = session.scalars(
+        select(PaymentAllocation.document_id)
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .join(Series, Series.id == Payment.series_id)
+        .where(Payment.company_id == company.id, Payment.type == "Chitanta", Series.type == "c",
+               Series.name == series_name, Payment.number == number)
+    ).all()
+    lock_documents(session, list(doc_ids))
 
 
 def delete_receipt(session: Session, company: Company, series_name: str | None, number: str | None, *,
@@ -50,6 +72,7 @@ def delete_receipt(session: Session, company: Company, series_name: str | None, 
     value = (number or "").strip()
     if not (series_name or "").strip() or not value.isdigit():
         raise NotFound(RECEIPT_NOT_FOUND)
+    _lock_invoices_of_receipt(session, company, series_name.strip(), int(value))  # type: ignore[union-attr]
     series = session.scalar(
         select(Series).where(Series.company_id == company.id, Series.type == "c", Series.name == series_name.strip())  # type: ignore[union-attr]
         .with_for_update().execution_options(populate_existing=True)

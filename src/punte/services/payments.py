@@ -9,10 +9,13 @@
 - Cash payments (every Chitanta, the cash part of a Bon, any payment sent with ``isCash``) go into the
   company's cash book (:mod:`punte.services.cash`).
 - Deleting payments is :mod:`punte.services.payment_deletes`.
+- Every invoice keeps what was collected on it (``paid_total``, ``payment_state``), recomputed from its
+  allocations by :func:`refresh_paid` in the transaction of each change, so lists need no allocation sums.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -91,6 +94,45 @@ def paid_amounts(session: Session, document_ids: list[int]) -> dict[int, Decimal
         for doc_id, amount in rows:
             paid[doc_id] = paid.get(doc_id, ZERO) + amount
     return paid
+
+
+def payment_state(gross_total: Decimal, paid_total: Decimal) -> str:
+    """``unpaid`` (nothing collected), ``partial`` or ``paid`` (the total is covered).
+
+    It depends on the amounts only, so a new document (nothing paid) is right with the column's default
+    and issuing, cancelling, restoring or reversing never has to touch it; whether an invoice is open at
+    all (issued, not reversed, positive) is the reader's question (``web.queries.unpaid_invoices``).
+    """
+    if paid_total <= ZERO:
+        return "unpaid"
+    return "paid" if paid_total >= gross_total else "partial"
+
+
+def refresh_paid(session: Session, document_ids: Iterable[int]) -> None:
+    """Recompute ``paid_total`` and ``payment_state`` of the documents from their allocations.
+
+    Called in the transaction of every change to an allocation or to a payment's status, after it was
+    made; recomputing (rather than adding a difference) makes it exact and idempotent. Lock order is the
+    one of recording a payment (invoices, then plan, receipt series, cash register): recording holds the
+    invoices already; deleting locks them right after the payment and before the cash register, or before
+    the receipt series (``payment_deletes``). Only rows whose values change are written.
+    """
+    ids = sorted(set(document_ids))
+    if not ids:
+        return
+    session.flush()  # the allocations and statuses just changed must be counted
+    docs: list[Document] = []
+    for start in range(0, len(ids), 500):
+        # locked before the allocations are read: a concurrent payment of the same invoice cannot slip in
+        # between the sum and the write (a no-op for callers that hold the locks already)
+        docs.extend(lock_documents(session, ids[start:start + 500]))
+    paid = paid_amounts(session, ids)
+    for doc in docs:
+        total = paid.get(doc.id, ZERO)
+        state = payment_state(doc.gross_total, total)
+        if doc.paid_total != total or doc.payment_state != state:
+            doc.paid_total, doc.payment_state = total, state
+    session.flush()
 
 
 def has_payments(session: Session, document_id: int) -> bool:
@@ -199,14 +241,19 @@ def find_invoice(session: Session, company: Company, series: str | None, number:
 
 
 def _lock(session: Session, docs: list[Document]) -> None:
+    lock_documents(session, [d.id for d in docs])
+
+
+def lock_documents(session: Session, document_ids: Iterable[int]) -> list[Document]:
     """Lock the invoices' rows in id order (no deadlock between two payments of the same invoices)."""
-    ids = sorted({d.id for d in docs})
-    if ids:
-        list(session.scalars(
-            select(Document).options(lazyload(Document.lines)).where(Document.id.in_(ids)).order_by(Document.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ))
+    ids = sorted(set(document_ids))
+    if not ids:
+        return []
+    return list(session.scalars(
+        select(Document).options(lazyload(Document.lines)).where(Document.id.in_(ids)).order_by(Document.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ))
 
 
 def _check_collectable(doc: Document) -> None:
@@ -462,6 +509,8 @@ def store(session: Session, company: Company, spec: PaymentSpec, *, actor: str) 
             [{"payment_id": payment.id, "document_id": doc.id, "position": i, "amount": amount}
              for i, (doc, amount) in enumerate(spec.targets, start=1)],
         )
+        if not spec.is_draft:  # a draft receipt counts once it is issued (issue_draft_receipt)
+            refresh_paid(session, [doc.id for doc, _ in spec.targets])
     events.record(
         session, company_id=company.id, entity="payment", entity_id=payment.id,
         action="draft_created" if spec.is_draft else "collected", actor=actor, data=snapshot(payment, spec.targets),
@@ -587,7 +636,7 @@ def issue_draft_receipt(session: Session, company: Company, payment_id: str | No
         raise DomainError(SERIES_NOT_FOUND)
     _assign_number(session, company, payment, series, fiscal=False, quota_taken=True)
     payment.status = "issued"
-    session.flush()
+    refresh_paid(session, [doc.id for doc, _ in rows])
     events.record(session, company_id=company.id, entity="payment", entity_id=payment.id, action="issued",
                   actor=actor, data=snapshot(payment, rows))
     _book_cash(session, company, payment, payment.value, actor=actor)

@@ -229,6 +229,8 @@ class Document(Base):
         UniqueConstraint("company_id", "series_id", "number", name="uq_documents_company_series_number"),
         Index("ix_documents_company_kind_date", "company_id", "kind", "issue_date"),
         Index("ix_documents_company_date_id", "company_id", "issue_date", "id"),  # dashboard keyset pages
+        # the overview's open invoices: (company, invoice, issued, unpaid|partial) is two index ranges
+        Index("ix_documents_open", "company_id", "kind", "status", "payment_state"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -259,6 +261,10 @@ class Document(Base):
     gross_total: Mapped[Decimal] = mapped_column(Money)
     vat_total_ron: Mapped[Decimal | None] = mapped_column(Money)
     gross_total_ron: Mapped[Decimal | None] = mapped_column(Money)
+    # kept by services.payments.refresh_paid from the allocations of issued payments, in the same transaction;
+    # payment_state: unpaid | partial | paid (services.payments.payment_state)
+    paid_total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), server_default="0")
+    payment_state: Mapped[str] = mapped_column(String(8), default="unpaid", server_default="unpaid")
     vat_breakdown: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # mentions, delegate, issuer, ...
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="RESTRICT"), unique=True)

@@ -6,21 +6,22 @@ Reads only; every change goes through ``punte.services``. Money is summed in Pyt
 
 from __future__ import annotations
 
-import heapq
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from sqlalchemy import String, exists, func, or_, select, tuple_, type_coerce
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Float, String, case, cast, exists, func, literal_column, or_, select, tuple_, type_coerce
+from sqlalchemy.orm import Session, aliased, lazyload
+from sqlalchemy.sql.elements import ColumnElement
 
 from punte.domain.errors import DomainError
 from punte.domain.identifiers import cif_digits
 from punte.domain.money import ZERO, round_to
 from punte.services import events
-from punte.services.payments import paid_amounts, payment_label
+from punte.services.payments import payment_label
 from punte.store.models import Document, Event, Payment, Series
 from punte.store.models_anaf import EfacturaSubmission
 from punte.store.models_payments import PaymentAllocation
@@ -32,6 +33,7 @@ STATUSES = ("draft", "issued", "cancelled")
 EFACTURA_STATES = ("none", "queued", "validated", "uploading", "uploaded", "ok", "nok", "unknown", "invalid")
 _NUMBER = re.compile(r"^\s*([A-Za-z][A-Za-z0-9]*?)?\s*-?\s*0*(\d{1,9})\s*$")
 _AMOUNT_PLACES = (0, 2, 3)  # the minor units currencies have (punte.domain.money.places)
+OPEN_STATES = ("unpaid", "partial")  # Document.payment_state of an invoice with something left to collect
 
 
 @dataclass(frozen=True)
@@ -303,49 +305,64 @@ def issued_this_month(session: Session, company_id: int, today: date) -> IssuedT
     return result
 
 
-def unpaid_invoices(session: Session, company_id: int, today: date, *, show: int = 10) -> UnpaidInvoices:
-    """Issued invoices not wholly paid (``services.payments.paid_amounts``), reversed ones left out."""
-    # Every open invoice is looked at, so rows stay plain: amounts and dates are read as text and only
-    # the ten shown become objects (on SQLite the ORM's per-value conversion was most of the time).
+def _open_invoices(company_id: int) -> list[ColumnElement[bool]]:
+    """Issued invoices with something left to collect: not a storno, not reversed, a positive total.
+
+    Selected through ``ix_documents_open`` (company, invoice, issued, unpaid|partial); a partly paid
+    invoice has a positive total, an unpaid one is tested (a negative invoice is never collected).
+    """
     storno = aliased(Document)
-    candidates = session.connection().execute(  # Core rows: the ORM's per-row bookkeeping is not needed here
-        select(
-            Document.id, type_coerce(Document.gross_total, String), Document.currency,
-            type_coerce(Document.due_date, String), type_coerce(Document.issue_date, String),
-        ).where(
-            Document.company_id == company_id, Document.kind == "invoice", Document.status == "issued",
-            Document.reverses_id.is_(None), ~exists().where(storno.reverses_id == Document.id),
-        )
-    ).all()
-    owing = [(doc_id, Decimal(str(gross)), currency, due, issued_on)
-             for doc_id, gross, currency, due, issued_on in candidates]
-    owing = [row for row in owing if row[1] > 0]  # a storno's total is negative
-    paid = paid_amounts(session, [row[0] for row in owing])
-    result = UnpaidInvoices()
-    unpaid: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    today_text = today.isoformat()
-    oldest: list[tuple[str, int]] = []
-    for doc_id, gross, currency, due, issued_on in owing:
-        owed = gross - paid.get(doc_id, ZERO)
-        if owed <= 0:
-            continue
-        result.count += 1
-        unpaid[currency] += owed
-        if due is not None and str(due) < today_text:
-            result.overdue += 1
-        oldest.append((str(due or issued_on), doc_id))
-    result.by_currency = dict(sorted(unpaid.items()))
-    shown = [doc_id for _, doc_id in heapq.nsmallest(show, oldest)]
-    docs = {d.id: d for d in session.scalars(select(Document).where(Document.id.in_(shown)))} if shown else {}
-    result.oldest = [
-        UnpaidInvoice(
-            id=d.id, label=f"{d.series_name}{d.number_text or ''}", client_name=d.client_name,
-            issue_date=d.issue_date, due_date=d.due_date, currency=d.currency, gross_total=d.gross_total,
-            paid=paid.get(d.id, ZERO),
-        )
-        for d in (docs[i] for i in shown)
+    return [
+        Document.company_id == company_id, Document.kind == "invoice", Document.status == "issued",
+        Document.payment_state.in_(OPEN_STATES), cast(Document.gross_total, Float) > 0,  # the sign only: exact
+        # "+ 0": SQLite (no statistics) would otherwise walk UNIQUE(reverses_id) for NULL, i.e. every row
+        (Document.reverses_id + 0).is_(None), ~exists().where(storno.reverses_id == Document.id),
     ]
+
+
+def unpaid_invoices(session: Session, company_id: int, today: date, *, show: int = 10) -> UnpaidInvoices:
+    """Issued invoices not wholly paid, reversed ones and stornos left out, from the paid total each
+    document keeps (``services.payments.refresh_paid``): counted and summed by the database.
+
+    PostgreSQL sums its exact NUMERIC; SQLite keeps money as text and its SUM would be a float, so it
+    hands the amounts over joined (one row per currency) and they are added here as ``Decimal``.
+    """
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        owed: ColumnElement[Any] = func.group_concat(type_coerce(Document.gross_total, String), ",")
+        paid_col: ColumnElement[Any] = func.group_concat(type_coerce(Document.paid_total, String), ",")
+    else:
+        owed, paid_col = func.sum(Document.gross_total - Document.paid_total), literal_column("NULL")
+    result = UnpaidInvoices()
+    unpaid: dict[str, Decimal] = {}
+    for currency, count, overdue, amounts, paid_amounts in session.execute(
+        select(Document.currency, func.count(), func.sum(case((Document.due_date < today, 1), else_=0)), owed,
+               paid_col)
+        .where(*_open_invoices(company_id)).group_by(Document.currency)
+    ):
+        result.count += count
+        result.overdue += int(overdue or 0)
+        unpaid[currency] = _text_sum(amounts) - _text_sum(paid_amounts) if sqlite else Decimal(amounts)
+    result.by_currency = dict(sorted(unpaid.items()))
+    if result.count:
+        oldest = session.scalars(
+            select(Document).options(lazyload(Document.lines)).where(*_open_invoices(company_id))
+            .order_by(func.coalesce(Document.due_date, Document.issue_date), Document.id).limit(show)
+        )
+        result.oldest = [
+            UnpaidInvoice(
+                id=d.id, label=f"{d.series_name}{d.number_text or ''}", client_name=d.client_name,
+                issue_date=d.issue_date, due_date=d.due_date, currency=d.currency, gross_total=d.gross_total,
+                paid=d.paid_total,
+            )
+            for d in oldest
+        ]
     return result
+
+
+def _text_sum(joined: str | None) -> Decimal:
+    """The exact sum of amounts SQLite joined with commas (as stored: plain decimal text)."""
+    return sum(map(Decimal, joined.split(","))) if joined else ZERO
 
 
 # --- one document -------------------------------------------------------------------------------------
