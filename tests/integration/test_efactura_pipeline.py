@@ -621,6 +621,10 @@ def test_unsent_and_rejected_invoices_near_or_past_the_deadline_are_flagged(clie
         alerts = submissions.deadline_alerts(session, company, today=today)
         assert [(a.document, a.flag) for a in alerts] == [("FCT0001", "overdue"), ("FCT0002", "due soon")]
         assert alerts[1].deadline == efactura_deadline(dates["near"])
+        summary = submissions.deadline_summary(session, company, today=today)  # the overview's counted version
+        assert (summary.overdue, summary.due_soon) == (1, 1)
+        assert [v.document for v in summary.first_overdue + summary.first_due_soon] == ["FCT0001", "FCT0002"]
+        assert submissions.deadline_summary(session, company, today=today, show=0).first_overdue == []
         # Sent (uploaded or accepted) invoices are not flagged; rejected ones are.
         first = session.scalar(select(Document).where(Document.number == 1))
         second = session.scalar(select(Document).where(Document.number == 2))
@@ -633,6 +637,10 @@ def test_unsent_and_rejected_invoices_near_or_past_the_deadline_are_flagged(clie
         session.flush()
         alerts = submissions.deadline_alerts(session, company, today=today)
         assert [(a.document, a.state, a.flag) for a in alerts] == [("FCT0002", "nok", "due soon")]
+        summary = submissions.deadline_summary(session, company, today=today)
+        assert (summary.overdue, summary.due_soon, [v.state for v in summary.first_due_soon]) == (0, 1, ["nok"])
+        assert submissions.states_count(session, company, ("nok", "ok", "invalid"), today=today) == {
+            "nok": 1, "ok": 1, "invalid": 0}
     assert submissions.deadline_flag(today, today, "queued") == "due soon"
     assert submissions.deadline_flag(today - timedelta(days=1), today, "invalid") == "overdue"
     assert submissions.deadline_flag(today - timedelta(days=1), today, "uploaded") == ""

@@ -120,8 +120,7 @@ class Attention:
     """The overview's e-Factura card: submissions needing a look and invoices near or past their deadline."""
 
     by_state: dict[str, int]  # nok / invalid / unknown -> count (issued invoices of the last 60 days)
-    overdue: list[submissions.SubmissionView]
-    due_soon: list[submissions.SubmissionView]
+    deadlines: submissions.DeadlineSummary
 
     @property
     def problems(self) -> int:
@@ -134,10 +133,5 @@ ATTENTION_STATES = (submissions.NOK, submissions.INVALID, submissions.UNKNOWN)
 def attention(session: Session, company_id: int, today: date) -> Attention:
     company = session.get(Company, company_id)
     assert company is not None
-    by_state = dict.fromkeys(ATTENTION_STATES, 0)
-    for view in submissions.company_status(session, company, today=today):
-        if view.state in by_state:
-            by_state[view.state] += 1
-    alerts = submissions.deadline_alerts(session, company, today=today)
-    return Attention(by_state=by_state, overdue=[a for a in alerts if a.flag == "overdue"],
-                     due_soon=[a for a in alerts if a.flag == "due soon"])
+    return Attention(by_state=submissions.states_count(session, company, ATTENTION_STATES, today=today),
+                     deadlines=submissions.deadline_summary(session, company, today=today))

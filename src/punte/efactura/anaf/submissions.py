@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from punte.domain.calendar import efactura_deadline, working_days_between
@@ -303,26 +303,89 @@ def document_status(session: Session, company: Company, document: Document, *, t
     return _rows(session, select(Document).where(Document.id == document.id), today)[0]
 
 
+def _pending_invoices(company: Company | None, today: date, days: int) -> list[Any]:
+    """Conditions for issued invoices of the last ``days`` days not (yet) transmitted to ANAF."""
+    conditions = [
+        Document.kind == "invoice", Document.status == "issued", Document.number.is_not(None),
+        Document.issue_date >= today - timedelta(days=days),
+        or_(EfacturaSubmission.id.is_(None), EfacturaSubmission.state.not_in(TRANSMITTED)),
+    ]
+    if company is not None:
+        conditions.append(Document.company_id == company.id)
+    return conditions
+
+
 def deadline_alerts(session: Session, company: Company | None, *, today: date, days: int = 60,
                     within: int = DEADLINE_WARNING_DAYS) -> list[SubmissionView]:
     """Issued invoices not transmitted (never sent, waiting, invalid, rejected, unknown) whose 5-working-day
-    deadline is at most ``within`` working days away or already past. The dashboard's warning list."""
-    stmt = select(Document).where(Document.kind == "invoice", Document.status == "issued",
-                                  Document.number.is_not(None), Document.issue_date >= today - timedelta(days=days))
-    if company is not None:
-        stmt = stmt.where(Document.company_id == company.id)
-    stmt = stmt.order_by(Document.issue_date, Document.id)
-    out = []
-    for view in _rows(session, stmt, today):
-        flag = deadline_flag(view.deadline, today, None if view.state == "not submitted" else view.state,
-                             within=within)
+    deadline is at most ``within`` working days away or already past."""
+    stmt = select(Document).where(*_pending_invoices(company, today, days)).order_by(Document.issue_date, Document.id)
+    return [view for view in _rows(session, stmt, today)
+            if deadline_flag(view.deadline, today, None if view.state == "not submitted" else view.state,
+                             within=within)]
+
+
+@dataclass(frozen=True)
+class DeadlineSummary:
+    """How many untransmitted invoices are past or near their deadline, and the oldest few of each."""
+
+    overdue: int
+    due_soon: int
+    first_overdue: list[SubmissionView]
+    first_due_soon: list[SubmissionView]
+
+
+def deadline_summary(session: Session, company: Company, *, today: date, days: int = 60,
+                     within: int = DEADLINE_WARNING_DAYS, show: int = 5) -> DeadlineSummary:
+    """:func:`deadline_alerts` counted in the database, for the overview of a company with many invoices.
+
+    An invoice's deadline depends only on its issue date (or the one its submission stored), so the
+    database groups by those two and only ``show`` invoices of each kind become objects.
+    """
+    pending = _pending_invoices(company, today, days)
+    groups = session.execute(
+        select(Document.issue_date, EfacturaSubmission.deadline, func.count())
+        .select_from(Document).outerjoin(EfacturaSubmission, EfacturaSubmission.document_id == Document.id)
+        .where(*pending).group_by(Document.issue_date, EfacturaSubmission.deadline)
+    ).all()
+    counts = {"overdue": 0, "due soon": 0}
+    dates: dict[str, set[date]] = {"overdue": set(), "due soon": set()}
+    for issued, stored, n in groups:
+        flag = deadline_flag(stored or efactura_deadline(issued), today, None, within=within)
         if flag:
-            out.append(view)
-    return out
+            counts[flag] += n
+            dates[flag].add(issued)
+
+    def first(flag: str) -> list[SubmissionView]:
+        if not dates[flag]:
+            return []
+        stmt = (select(Document).where(*pending, Document.issue_date.in_(sorted(dates[flag])))
+                .order_by(Document.issue_date, Document.id).limit(show * 4))
+        views = [v for v in _rows(session, stmt, today) if deadline_flag(v.deadline, today, None, within=within) == flag]
+        return views[:show]
+
+    return DeadlineSummary(counts["overdue"], counts["due soon"], first("overdue"), first("due soon"))
+
+
+def states_count(session: Session, company: Company, states: tuple[str, ...], *, today: date,
+                 days: int = 60) -> dict[str, int]:
+    """How many issued invoices of the last ``days`` days are in each of ``states``."""
+    found = dict.fromkeys(states, 0)
+    rows = session.execute(
+        select(EfacturaSubmission.state, func.count())
+        .join(Document, Document.id == EfacturaSubmission.document_id)
+        .where(Document.company_id == company.id, Document.kind == "invoice", Document.status == "issued",
+               Document.issue_date >= today - timedelta(days=days), EfacturaSubmission.state.in_(states))
+        .group_by(EfacturaSubmission.state)
+    )
+    for state, n in rows:
+        found[state] = n
+    return found
 
 
 __all__ = [
     "INVALID", "NOK", "OK", "QUEUED", "STATES", "SUBMIT_JOB", "TERMINAL", "UNKNOWN", "UPLOADED", "UPLOADING",
-    "VALIDATED", "SubmissionView", "company_status", "current_attempt", "deadline_alerts", "deadline_flag", "disable",
+    "VALIDATED", "DeadlineSummary", "SubmissionView", "company_status", "current_attempt", "deadline_alerts",
+    "deadline_flag", "deadline_summary", "disable", "states_count",
     "document_status", "enable", "guard_delete", "queue_on_issue", "run_now", "set_state", "submit",
 ]
