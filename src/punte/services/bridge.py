@@ -733,8 +733,10 @@ def _fail(session: Session, company: Company, config: BridgeConfig, payment: Bri
 
 def _notify(session: Session, company: Company, config: BridgeConfig, payment: BridgePayment,
             problems: list[Problem], *, subject: str) -> None:
-    """Tell the company (``services.email.notify_company`` when installed) and always log an event."""
+    """Tell the company's address and the bridge's user (its ``issuer``, when that is an e-mail address, as a
+    dashboard or API user's login is) by e-mail, as the seed promises; always log an event."""
     keys = list(session.scalars(select(BridgePaymentKey.key).where(BridgePaymentKey.payment_id == payment.id)))
+    issuer_to = (config.issuer.strip(),) if "@" in config.issuer else ()
     body = (
         f"Plata {payment.provider} {', '.join(keys)} ({payment.amount or ''} {payment.currency or ''}) "
         f"nu a putut fi procesata automat.\n\n"
@@ -743,12 +745,12 @@ def _notify(session: Session, company: Company, config: BridgeConfig, payment: B
         f"{company.cif}).\nUtilizatorul puntii: {config.issuer}"
     )
     events.record(session, company_id=company.id, entity="bridge_payment", entity_id=payment.id,
-                  action="notified", actor="bridge", data={"to": company.email, "subject": subject, "body": body})
-    try:
-        from punte.services.email import notify_company  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    notify_company(session, company, f"{subject} ({payment.provider})", body)
+                  action="notified", actor="bridge",
+                  data={"to": company.email, "issuer": issuer_to[0] if issuer_to else None, "subject": subject,
+                        "body": body})
+    from punte.services.email import notify_company
+
+    notify_company(session, company, f"{subject} ({payment.provider})", body, also_to=issuer_to)
 
 
 # -- invoice first: the payment pays a document punte already issued -------------------------------------------

@@ -35,6 +35,7 @@ from punte.render.email import (
     Attachment,
     DocumentFacts,
     Outgoing,
+    bare_address,
     build_message,
     parse_addresses,
     render_body,
@@ -367,20 +368,32 @@ def queue_issue_email(
 
 
 def notify_company(
-    session: Session, company: Company, subject: str, body: str, *, actor: str = "punte"
+    session: Session, company: Company, subject: str, body: str, *, actor: str = "punte",
+    also_to: tuple[str, ...] = (),
 ) -> EmailMessage | None:
-    """Queue a plain message to the company's own address (problems other areas need a human for).
+    """Queue a plain message to the company's own address and to ``also_to`` (problems other areas need a
+    human for; the bridge adds the user its documents are issued as).
 
-    Returns ``None``, queueing nothing, when the company has no e-mail address (or an invalid one)
-    or no SMTP server: there is nowhere to send it, and the caller's own work must not fail for that.
+    An address that is missing or invalid is left out (logged); the message goes to the others, each once.
+    Returns ``None``, queueing nothing, when no address is left or the company has no SMTP server: there is
+    nowhere to send it, and the caller's own work must not fail for that.
     """
     smtp = get_smtp(session, company)
-    if smtp is None or not (company.email or "").strip():
+    if smtp is None:
         return None
-    try:
-        to = parse_addresses(company.email, "email")
-    except AddressError:
-        log.warning("company %s has an invalid e-mail address; notice not queued", company.cif)
+    to: list[str] = []
+    seen: set[str] = set()
+    for value, field_name in [(company.email, "email"), *((extra, "also_to") for extra in also_to)]:
+        try:
+            found = parse_addresses(value, field_name)
+        except AddressError:
+            log.warning("company %s: invalid notice address %r left out", company.cif, value)
+            continue
+        for address in found:
+            if bare_address(address).lower() not in seen:
+                seen.add(bare_address(address).lower())
+                to.append(address)
+    if not to:
         return None
     return _new_message(
         session, company, smtp, purpose="notice", to=to, subject_template=" ".join(subject.split()),

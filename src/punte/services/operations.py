@@ -217,10 +217,15 @@ def line_of(r: DocumentLine) -> Line:
 
 
 def read_model(session: Session, doc: Document) -> IssuedDocument:
-    """The document as UBL and PDF rendering see it."""
+    """The document as UBL and PDF rendering see it.
+
+    A storno names the invoice it corrects (UBL BillingReference, the PDF's notice): a whole storno through
+    ``reverses_id``, a partial one (a refunded part, see ``bridge_storno``) through ``partialStornoOf``.
+    """
     reverses = None
-    if doc.reverses_id is not None:
-        original = session.get(Document, doc.reverses_id)
+    original_id = doc.reverses_id if doc.reverses_id is not None else (doc.details or {}).get("partialStornoOf")
+    if original_id is not None:
+        original = session.get(Document, int(original_id))
         if original is not None:
             reverses = DocumentRef(original.series_name, original.number_text or "", original.issue_date)
     breakdown = tuple(
