@@ -169,6 +169,8 @@ class _Renderer:
         kind = "proforma" if doc.kind == PROFORMA else "receipt" if doc.kind == RECEIPT else "invoice"
         self.title = self.t["storno" if doc.is_storno and kind == "invoice" else kind].upper()
         self.number_text = f"{self.t['series']} {doc.series} {self.t['number']} {doc.number or '—'}"
+        if not doc.series:  # a received invoice's number (UBL BT-1) is printed whole, without a series
+            self.number_text = f"{self.t['number'][:1].upper()}{self.t['number'][1:]} {doc.number or '—'}"
         self._fill: Color | None = None  # fill colour last set on the canvas
 
     # ---- text -------------------------------------------------------------------------------
@@ -306,8 +308,8 @@ class _Renderer:
         out: list[_Band] = []
         if d.reverses is not None:
             ref = d.reverses
-            out += self.paragraph(t["storno_ref"].format(
-                series=ref.series, number=ref.number, date=self.nf.day(ref.issue_date)), 9, True)
+            out += self.paragraph(" ".join(t["storno_ref"].format(  # no double space without a series
+                series=ref.series, number=ref.number, date=self.nf.day(ref.issue_date)).split()), 9, True)
         if d.vat_on_collection and self.vat:
             out += self.paragraph(t["vat_on_collection"], 9, True)
         if not self.vat and d.kind != RECEIPT:  # a receipt states money received, never VAT
