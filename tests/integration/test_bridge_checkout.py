@@ -4,7 +4,11 @@ recorded against that document (a paid proforma becomes an invoice) instead of m
 from __future__ import annotations
 
 import copy
+import json
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,9 +17,12 @@ import pytest
 from sqlalchemy import select
 
 from punte.config import Settings
+from punte.services.companies import get_company
+from punte.services.issuing import create_document
 from punte.services.payments import paid_amount
+from punte.smartbill.wire import InvoiceRequest
 from punte.store.db import Database
-from punte.store.models import Document
+from punte.store.models import Document, Event
 from punte.store.models_bridge import BridgeCheckout
 from tests.conftest import Account
 from tests.integration.test_invoice_api import SEED_INVOICE
@@ -106,13 +113,183 @@ def test_paid_proforma_becomes_an_invoice(client: Any, db: Database, settings: S
     assert proforma.gross_total > Decimal(0)
 
 
-def test_stripe_failure_refuses_the_document_without_taking_a_number(client: Any, db: Database, settings: Settings,
-                                                                      account: Account) -> None:
+def test_stripe_failure_leaves_the_document_issued_and_says_why(client: Any, db: Database, settings: Settings,
+                                                                account: Account) -> None:
+    """Stripe is called after the commit, so its refusal cannot undo the document: the answer says so."""
     with FakeStripe(api_key="sk_test_other") as fake:
         setup_bridge(db, settings, api_key=API_KEY, api_base_url=fake.url)
         answer = client.post(f"{API}/invoice", json=request(paymentUrl="Generate URL"), headers=account.headers)
-    assert answer.status_code == 400
-    assert "Linkul de plata Stripe nu a putut fi generat" in answer.json()["errorText"]
-    assert "Invalid API Key" in answer.json()["errorText"]
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["number"], body["url"], body["errorText"]) == ("0001", "", "")
+    assert "linkul de plata Stripe nu a putut fi generat" in body["message"]
+    assert "Invalid API Key" in body["message"]
+    with db.session() as s:
+        invoice = s.scalar(select(Document).where(Document.kind == "invoice"))
+        failed = s.scalar(select(Event).where(Event.action == "checkout_failed"))
+        assert s.scalar(select(BridgeCheckout)) is None
+    assert "paymentUrl" not in invoice.details
+    assert failed.entity_id == invoice.id and "Invalid API Key" in failed.data["reason"]
     ok = client.post(f"{API}/invoice", json=request(), headers=account.headers)
-    assert ok.json()["number"] == "0001"
+    assert ok.json()["number"] == "0002"
+
+
+def test_a_total_stripe_cannot_charge_refuses_the_document_without_taking_a_number(
+    client: Any, db: Database, settings: Settings, account: Account,
+) -> None:
+    with FakeStripe() as fake:
+        setup_bridge(db, settings, api_key=API_KEY, api_base_url=fake.url)
+        body = request(paymentUrl="Generate URL")
+        body["products"] = [{**body["products"][0], "price": "0.001", "quantity": 1}]
+        answer = client.post(f"{API}/invoice", json=body, headers=account.headers)
+        assert answer.status_code == 400, answer.text
+        assert "nu poate fi incasat prin Stripe" in answer.json()["errorText"]
+        assert fake.sessions == {}
+    assert client.post(f"{API}/invoice", json=request(), headers=account.headers).json()["number"] == "0001"
+
+
+def test_a_replayed_request_answers_the_same_link(client: Any, db: Database, settings: Settings,
+                                                  account: Account) -> None:
+    with FakeStripe() as fake:
+        setup_bridge(db, settings, api_key=API_KEY, api_base_url=fake.url)
+        headers = {**account.headers, "Idempotency-Key": "order-77"}
+        first = client.post(f"{API}/invoice/v2", json=request(paymentUrl="Generate URL"), headers=headers)
+        again = client.post(f"{API}/invoice/v2", json=request(paymentUrl="Generate URL"), headers=headers)
+        (session,) = fake.sessions.values()
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json()["url"] == session["url"]
+    assert again.json() == first.json() and again.headers["Idempotency-Replayed"] == "true"
+
+
+class SlowStripe:
+    """Stripe's Checkout endpoint, answering only when the test opens ``gate`` (``arrived`` tells it waits)."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.gate = threading.Event()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                fake.arrived.set()
+                fake.gate.wait(30)
+                raw = json.dumps({"id": "cs_test_slow", "object": "checkout.session",
+                                  "url": "https://checkout.stripe.com/c/pay/cs_test_slow"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.gate.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_slow_stripe_does_not_hold_up_other_issuers(client: Any, db: Database, settings: Settings,
+                                                      account: Account) -> None:
+    """While Stripe makes one document's link, another issuer (another API process, the bridge's worker)
+    numbers its invoice at once: the series lock (on SQLite the database's write lock) is not held."""
+    fake = SlowStripe()
+    release = threading.Timer(8, fake.gate.set)  # without the fix the other issuer waits for this
+    try:
+        setup_bridge(db, settings, api_key=API_KEY, api_base_url=fake.url)
+        answers: list[Any] = []
+        linked = threading.Thread(target=lambda: answers.append(client.post(
+            f"{API}/invoice", json=request(paymentUrl="Generate URL"), headers=account.headers)))
+        linked.start()
+        assert fake.arrived.wait(20), "the link was never asked of Stripe"
+        release.start()
+        started = time.monotonic()
+        with db.session(write=True) as s:
+            other = create_document(s, get_company(s, account.cif), InvoiceRequest.model_validate(request()),
+                                    kind="invoice", actor="another-issuer").document
+            number = other.number_text
+        waited = time.monotonic() - started
+        fake.gate.set()
+        linked.join(30)
+    finally:
+        release.cancel()
+        fake.close()
+    assert number == "0002" and waited < 4, f"the other issuer waited {waited:.1f} s"
+    (answer,) = answers
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["number"] == "0001"
+    assert answer.json()["url"] == "https://checkout.stripe.com/c/pay/cs_test_slow"
+    with db.session() as s:
+        first = s.scalar(select(Document).where(Document.number_text == "0001"))
+        assert first.details["paymentUrl"] == answer.json()["url"]
+
+
+def test_a_replay_after_a_stripe_failure_says_why_and_other_kept_answers_stay(
+    client: Any, db: Database, settings: Settings, account: Account,
+) -> None:
+    """The final answer replaces exactly the row kept for its own Idempotency-Key (scope and key)."""
+    with FakeStripe(api_key="sk_test_other") as fake:
+        setup_bridge(db, settings, api_key=API_KEY, api_base_url=fake.url)
+        plain = client.post(f"{API}/invoice", json=request(), headers={**account.headers, "Idempotency-Key": "a-1"})
+        headers = {**account.headers, "Idempotency-Key": "a-2"}
+        first = client.post(f"{API}/invoice", json=request(paymentUrl="Generate URL"), headers=headers)
+        again = client.post(f"{API}/invoice", json=request(paymentUrl="Generate URL"), headers=headers)
+        plain_again = client.post(f"{API}/invoice", json=request(),
+                                  headers={**account.headers, "Idempotency-Key": "a-1"})
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json()["number"] == "0002" and first.json()["url"] == ""
+    assert "linkul de plata Stripe nu a putut fi generat" in first.json()["message"]
+    assert again.json() == first.json() and again.headers["Idempotency-Replayed"] == "true"
+    assert plain_again.json() == plain.json() and plain.json()["message"] == ""
+    with db.session() as s:
+        assert len(list(s.scalars(select(Event).where(Event.action == "checkout_failed")))) == 1
+
+
+def test_a_slow_stripe_does_not_stall_the_api(client: Any, db: Database, settings: Settings,
+                                              account: Account) -> None:
+    """The link is made in the thread pool after the commit: meanwhile the same app answers other calls."""
+    fake = SlowStripe()
+    release = threading.Timer(8, fake.gate.set)  # were the event loop blocked, the calls below would wait for this
+    try:
+        setup_bridge(db, settings, api_key=API_KEY, api_base_url=fake.url)
+        answers: list[Any] = []
+        linked = threading.Thread(target=lambda: answers.append(client.post(
+            f"{API}/invoice", json=request(paymentUrl="Generate URL"), headers=account.headers)))
+        linked.start()
+        assert fake.arrived.wait(20), "the link was never asked of Stripe"
+        release.start()
+        started = time.monotonic()
+        series = client.get(f"{API}/series", params={"cif": account.cif}, headers=account.headers)
+        other = client.post(f"{API}/invoice", json=request(), headers=account.headers)
+        waited = time.monotonic() - started
+        fake.gate.set()
+        linked.join(30)
+    finally:
+        release.cancel()
+        fake.close()
+    assert series.status_code == 200 and other.json()["number"] == "0002", other.text
+    assert waited < 4, f"the other calls waited {waited:.1f} s"
+    (answer,) = answers
+    assert answer.json()["number"] == "0001"
+    assert answer.json()["url"] == "https://checkout.stripe.com/c/pay/cs_test_slow"
+
+
+def test_a_recurring_invoice_cannot_ask_for_a_checkout_link(client: Any, db: Database, settings: Settings,
+                                                            account: Account) -> None:
+    """Only the API route completes a link after its commit; a schedule's template is tried as a draft when it
+    is added, and a draft cannot have a link, so the worker never issues a document that waits for one."""
+    with FakeStripe() as fake:
+        setup_bridge(db, settings, api_key=API_KEY, api_base_url=fake.url)
+        answer = client.post(f"{API}/recurring", headers=account.headers, json={
+            "companyVatCode": account.cif, "every": 1, "unit": "month", "dueDays": 15,
+            "invoice": request(paymentUrl="Generate URL"),
+        })
+        assert fake.sessions == {}
+    assert answer.status_code == 400, answer.text
+    assert "Linkul de plata se genereaza doar pentru documente emise" in answer.json()["errorText"]

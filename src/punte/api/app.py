@@ -15,7 +15,7 @@ from punte.store.db import Database
 from punte.store.migrate import upgrade
 
 from .anaf_routes import router as anaf_router
-from .context import ApiError, AuthCache, basic_credentials, error_response
+from .context import ApiError, AuthCache, WriteTurns, basic_credentials, error_response
 from .email_routes import router as email_router
 from .operations_routes import router as operations_router
 from .ratelimit import RateLimiter
@@ -61,6 +61,7 @@ def create_app(
     app.state.db = database
     app.state.secret_key = settings.resolved_secret_key()
     app.state.auth_cache = AuthCache()
+    app.state.write_turns = WriteTurns(one_for_all=database.is_sqlite)
     app.state.worker_services = {}
     app.state.limiter = RateLimiter(
         settings.rate_limit_calls, settings.rate_limit_window_seconds, settings.rate_limit_block_seconds

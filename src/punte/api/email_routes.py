@@ -27,7 +27,7 @@ from punte.smartbill.wire_email import (
 )
 from punte.store.models import Company
 
-from .context import ApiError, authenticate, authorize, json_body, run_write
+from .context import ApiError, authenticate, authorize, json_body, off_loop, run_write
 
 log = logging.getLogger("punte.api.email")
 router = APIRouter(prefix="/SBORO/api", tags=["SmartBill-compatible"])
@@ -77,9 +77,13 @@ _OPENAPI: dict[str, Any] = {
 
 @router.post("/document/send", summary="Trimitere document (factura, proforma) pe e-mail", openapi_extra=_OPENAPI)
 async def send_document(request: Request) -> JSONResponse:
+    return await off_loop(request, lambda raw: _send_document(request, raw))
+
+
+def _send_document(request: Request, raw: bytes) -> JSONResponse:
     try:
         caller = authenticate(request)
-        req, raw = await json_body(request, SendDocumentRequest, SHAPE)
+        req = json_body(request, raw, SendDocumentRequest, SHAPE)
         cif = authorize(caller, req.companyVatCode, COMPANY_MISSING, SHAPE)
         try:
             subject = decode_base64_text(req.subject, "subject")

@@ -25,7 +25,7 @@ from punte.smartbill.wire_operations import (
 )
 from punte.store.models import Company
 
-from .context import authenticate, authorize, json_body, run_read, run_write
+from .context import authenticate, authorize, json_body, off_loop, run_read, run_write
 
 router = APIRouter(prefix="/SBORO/api", tags=["punte extensions: operations"])
 
@@ -88,8 +88,12 @@ def _item(view: recurring.ScheduleView, *, detail: bool = True) -> RecurringItem
 @router.post("/recurring", summary="Adaugare factura recurenta (extensie punte)",
              response_model=RecurringAnswer, responses=ERRORS, **_body(RecurringRequest))
 async def add_recurring(request: Request) -> JSONResponse:
+    return await off_loop(request, lambda raw: _add_recurring(request, raw))
+
+
+def _add_recurring(request: Request, raw: bytes) -> JSONResponse:
     caller = authenticate(request)
-    req, raw = await json_body(request, RecurringRequest)
+    req = json_body(request, raw, RecurringRequest)
     template = req.invoice
     cif = authorize(caller, req.companyVatCode or (template or {}).get("companyVatCode"), COMPANY_MISSING)
 

@@ -35,7 +35,7 @@ from punte.store.models import Company
 from punte.store.models_payments import CashMovement
 
 from . import smartbill_routes
-from .context import ApiError, authenticate, authorize, json_body, run_read, run_write
+from .context import ApiError, authenticate, authorize, json_body, off_loop, run_read, run_write
 from .smartbill_routes import CIF_MISSING, COMPANY_MISSING, V1, _doc, _series_param
 
 router = APIRouter(prefix="/SBORO/api", tags=["SmartBill-compatible"])
@@ -58,8 +58,12 @@ def _query_cif(request: Request, shape: dict[str, Any] | None = None) -> tuple[A
 @router.post("/payment", summary="Emitere incasare (chitanta, bon fiscal, card, ordin de plata...)",
              **_doc(PaymentRequest, PaymentAnswer))
 async def create_payment(request: Request) -> JSONResponse:
+    return await off_loop(request, lambda raw: _create_payment(request, raw))
+
+
+def _create_payment(request: Request, raw: bytes) -> JSONResponse:
     caller = authenticate(request)
-    req, raw = await json_body(request, PaymentRequest, PAYMENT_SHAPE)
+    req = json_body(request, raw, PaymentRequest, PAYMENT_SHAPE)
     cif = authorize(caller, req.companyVatCode, COMPANY_MISSING, PAYMENT_SHAPE)
 
     def op(session: Session, company: Company) -> dict[str, Any]:
@@ -194,8 +198,12 @@ def _date_param(request: Request, name: str, default: date, shape: dict[str, Any
 @router.post("/cash/operation", summary="Operatiune de casa manuala: incasare sau plata (extensie punte)",
              **_doc(CashOperationRequest, CashOperationAnswer))
 async def cash_operation(request: Request) -> JSONResponse:
+    return await off_loop(request, lambda raw: _cash_operation(request, raw))
+
+
+def _cash_operation(request: Request, raw: bytes) -> JSONResponse:
     caller = authenticate(request)
-    req, raw = await json_body(request, CashOperationRequest, {})
+    req = json_body(request, raw, CashOperationRequest, {})
     cif = authorize(caller, req.companyVatCode, COMPANY_MISSING, {})
 
     def op(session: Session, company: Company) -> dict[str, Any]:

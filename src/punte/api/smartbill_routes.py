@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from punte.services import companies as companies_svc
 from punte.render.pdf import render_pdf
+from punte.services import companies as companies_svc
 from punte.services import operations
+from punte.services.bridge_checkout import CheckoutOutcome, complete_checkout
 from punte.services.issuing import Issued, create_document, issue_draft, today_in_romania
 from punte.smartbill.wire import (
     DocumentAnswer,
@@ -25,9 +26,10 @@ from punte.smartbill.wire import (
     TaxAnswer,
     TaxItem,
 )
+from punte.store.db import Database
 from punte.store.models import Company, Document
 
-from .context import ApiError, authenticate, authorize, json_body, run_read, run_write
+from .context import AfterCommit, ApiError, authenticate, authorize, json_body, off_loop, run_read, run_write
 
 router = APIRouter(prefix="/SBORO/api", tags=["SmartBill-compatible"])
 
@@ -87,44 +89,61 @@ def _answer(request: Request, issued: Issued, *, v2: bool) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
 
-async def _create(request: Request, kind: str, *, v2: bool) -> JSONResponse:
+def _create(request: Request, raw: bytes, kind: str, *, v2: bool) -> JSONResponse:
     shape = V2 if v2 else V1
     caller = authenticate(request)
     model = InvoiceRequest if kind == "invoice" else EstimateRequest
-    req, raw = await json_body(request, model, shape)
+    req = json_body(request, raw, model, shape)
     cif = authorize(caller, req.companyVatCode, COMPANY_MISSING, shape)
+    db: Database = request.app.state.db
 
-    def op(session: Session, company: Company) -> dict[str, Any]:
+    def op(session: Session, company: Company) -> dict[str, Any] | AfterCommit:
         issued = create_document(session, company, req, kind=kind, actor=caller.email)
-        return _answer(request, issued, v2=v2)
+        answer = _answer(request, issued, v2=v2)
+        pending = issued.checkout
+        if pending is None:
+            return answer
+        # "Generate URL": Stripe is asked once the document is committed, with no lock held
+        return AfterCommit(answer, lambda committed: _with_link(committed, complete_checkout(db, pending)))
 
     return run_write(request, caller, cif, raw, op, shape)
 
 
+def _with_link(answer: dict[str, Any], outcome: CheckoutOutcome) -> dict[str, Any]:
+    """The answer with the link in ``url``, or (Stripe failed; the document stays issued) why in ``message``."""
+    if outcome.url:
+        return {**answer, "url": outcome.url}
+    return {**answer, "message": outcome.error or ""}
+
+
 @router.post("/invoice", summary="Emitere factura", **_doc(InvoiceRequest, DocumentAnswer))
 async def create_invoice(request: Request) -> JSONResponse:
-    return await _create(request, "invoice", v2=False)
+    return await off_loop(request, lambda raw: _create(request, raw, "invoice", v2=False))
 
 
 @router.post("/invoice/v2", summary="Emitere factura (raspuns cu documentId si documentViewUrl)", **_doc(InvoiceRequest, DocumentAnswerV2))
 async def create_invoice_v2(request: Request) -> JSONResponse:
-    return await _create(request, "invoice", v2=True)
+    return await off_loop(request, lambda raw: _create(request, raw, "invoice", v2=True))
 
 
 @router.post("/estimate", summary="Emitere proforma", **_doc(EstimateRequest, DocumentAnswer))
 async def create_estimate(request: Request) -> JSONResponse:
-    return await _create(request, "proforma", v2=False)
+    return await off_loop(request, lambda raw: _create(request, raw, "proforma", v2=False))
 
 
 @router.post("/estimate/v2", summary="Emitere proforma (raspuns v2)", **_doc(EstimateRequest, DocumentAnswerV2))
 async def create_estimate_v2(request: Request) -> JSONResponse:
-    return await _create(request, "proforma", v2=True)
+    return await off_loop(request, lambda raw: _create(request, raw, "proforma", v2=True))
 
 
 @router.post("/invoice/reverse", summary="Stornare factura", **_doc(ReverseRequest, DocumentAnswerV2))
 async def reverse_invoice(request: Request) -> JSONResponse:
+    return await off_loop(request, lambda raw: _reverse(request, raw))
+
+
+def _reverse(request: Request, raw: bytes) -> JSONResponse:
     caller = authenticate(request)
-    req, raw = await json_body(request, ReverseRequest, V2)
+    req = json_body(request, raw, ReverseRequest, V2)
     cif = authorize(
         caller, req.companyVatCode,
         "Firma la care incercati sa va conectati nu mai este disponibila in Cloud.", V2,

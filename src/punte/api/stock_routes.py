@@ -20,7 +20,7 @@ from punte.smartbill.wire_stock import (
 )
 from punte.store.models import Company
 
-from .context import ApiError, authenticate, authorize, json_body, run_read, run_write
+from .context import ApiError, authenticate, authorize, json_body, off_loop, run_read, run_write
 
 router = APIRouter(prefix="/SBORO/api", tags=["SmartBill-compatible"])
 
@@ -97,8 +97,12 @@ async def receive_stock(request: Request) -> JSONResponse:
 
     The answer lists the received products with their stock at the end of the reception's date.
     """
+    return await off_loop(request, lambda raw: _receive_stock(request, raw))
+
+
+def _receive_stock(request: Request, raw: bytes) -> JSONResponse:
     caller = authenticate(request)
-    req, raw = await json_body(request, StockReceiveRequest, EMPTY)
+    req = json_body(request, raw, StockReceiveRequest, EMPTY)
     cif = authorize(caller, req.companyVatCode, "CIF-ul firmei ('companyVatCode') trebuie specificat", EMPTY)
     day = _day(req.date, "", EMPTY) if req.date else today_in_romania()
     items = []

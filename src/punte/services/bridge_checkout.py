@@ -7,14 +7,24 @@ of the payment names the document), an idempotency key per document. The URL is 
 and answered in ``url``. When the session is paid, the bridge records the payment against that document
 (a paid proforma becomes an invoice) instead of issuing another invoice.
 
-The call happens inside the issuing transaction, because the answer must carry the URL: a Stripe failure
-refuses the document (nothing is numbered), with Stripe's reason.
+Stripe is called only once the document is committed, never inside the issuing transaction: that
+transaction holds the series lock (on SQLite the database's write lock), so a slow Stripe would stop
+every other issuer. What can be checked before (a Stripe bridge with an API key, a total Stripe can
+charge) still refuses the document before it takes a number; ``create_document`` then returns a
+:class:`PendingCheckout` (``Issued.checkout``). The caller that commits completes it explicitly: the API
+route hands ``run_write`` a finisher, which runs after the commit outside any transaction and calls
+:func:`complete_checkout`: the session is created, then stored on the document in a second short
+transaction; ``run_write`` puts the URL in the answer and in the row kept for its ``Idempotency-Key``.
+When Stripe fails at that point the document stays issued: the answer has ``url: ""`` and a ``message``
+with Stripe's reason, and the failure is an event on the document (``checkout_failed``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,12 +32,15 @@ from sqlalchemy.orm import Session
 from punte.crypto import SecretBox
 from punte.domain.errors import DomainError
 from punte.providers.stripe import DOCUMENT_METADATA, to_minor
+from punte.store.db import Database
 from punte.store.models import Company, Document
 from punte.store.models_bridge import BridgeCheckout
 
 from . import events
 from .bridge_clients import Refused, Unavailable, stripe_api
 from .bridge_config import decrypted, get_config
+
+log = logging.getLogger("punte.bridge")
 
 NOT_CONFIGURED = (
     "Nu este configurat niciun procesator de plati pentru generarea linkului de plata. "
@@ -61,16 +74,47 @@ def _secret_key() -> str:
     return get_settings().resolved_secret_key()
 
 
-def plan_checkout(session: Session, company: Company) -> Callable[[Session, Company, Document], str]:
-    """Check that a link can be made (Stripe bridge with an API key); returns what makes it once issued."""
+def plan_checkout(session: Session, company: Company) -> Callable[[Session, Company, Document], PendingCheckout]:
+    """Check that a link can be made (Stripe bridge with an API key); returns what arranges it once issued."""
     config = get_config(session, company, "stripe")
     if config is None or not config.enabled or not config.api_key_enc:
         raise DomainError(NOT_CONFIGURED)
-    return create_checkout
+    return defer_checkout
 
 
-def create_checkout(session: Session, company: Company, document: Document) -> str:
-    """Create the Checkout Session for ``document`` (flushed, with its id) and store its URL."""
+@dataclass(frozen=True)
+class PendingCheckout:
+    """A Checkout Session to create once the issuing transaction has committed (:func:`complete_checkout`).
+
+    Whoever commits that transaction completes it: the API's ``run_write`` (through the finisher of
+    ``smartbill_routes._create``). Nothing happens by itself when the session commits: a caller that does not
+    complete it gives out no link.
+    """
+
+    company_id: int
+    document_id: int
+    actor: str
+    api_key: str
+    api_base_url: str | None
+    form: list[tuple[str, str]]
+    idempotency_key: str
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class CheckoutOutcome:
+    """The link made for a document, or why none could be made (the text the API answers in ``message``)."""
+
+    url: str = ""
+    error: str | None = None
+
+
+def defer_checkout(session: Session, company: Company, document: Document) -> PendingCheckout:
+    """Validate ``document`` (flushed, with its number) for a Checkout link, to be made after the commit.
+
+    A total Stripe cannot charge refuses the document here, in its transaction, so no number is taken.
+    """
     config = get_config(session, company, "stripe")
     if config is None or not config.api_key_enc:
         raise DomainError(NOT_CONFIGURED)
@@ -84,6 +128,16 @@ def create_checkout(session: Session, company: Company, document: Document) -> s
         raise DomainError(f"Totalul documentului nu poate fi incasat prin Stripe: {exc}") from exc
     if minor <= 0:
         raise DomainError("Un document cu totalul zero sau negativ nu poate fi incasat prin Stripe.")
+    return PendingCheckout(
+        company_id=company.id, document_id=document.id, actor=document.created_by, api_key=api_key,
+        api_base_url=config.api_base_url, form=_form(company, document, minor),
+        idempotency_key=f"punte-checkout-{company.cif}-{document.id}", amount=document.gross_total,
+        currency=document.currency,
+    )
+
+
+def _form(company: Company, document: Document, minor: int) -> list[tuple[str, str]]:
+    """The Checkout Session's parameters (Stripe's form encoding)."""
     word = "Factura" if document.kind == "invoice" else "Proforma"
     label = f"{word} {document.series_name}{document.number_text}"
     form: list[tuple[str, str]] = [
@@ -102,21 +156,60 @@ def create_checkout(session: Session, company: Company, document: Document) -> s
     email = (document.buyer or {}).get("email")
     if email and "@" in email:
         form.append(("customer_email", email))
+    return form
+
+
+def complete_checkout(db: Database, pending: PendingCheckout) -> CheckoutOutcome:
+    """After the commit: ask Stripe (no transaction open), then record the outcome in a short transaction.
+
+    Never raises: the document is committed whatever Stripe says, so a failure is an outcome to report.
+    """
+    url = session_id = None
+    error: str | None = None
     try:
-        with stripe_api(api_key, config.api_base_url, RUNTIME.services) as api:
-            answer = api.create_checkout_session(form, idempotency_key=f"punte-checkout-{company.cif}-{document.id}")
+        with stripe_api(pending.api_key, pending.api_base_url, RUNTIME.services) as api:
+            answer = api.create_checkout_session(pending.form, idempotency_key=pending.idempotency_key)
+        url, session_id = answer.get("url"), answer.get("id")
+        if not isinstance(url, str) or not url or not isinstance(session_id, str):
+            error = "raspunsul nu contine url si id"
     except (Refused, Unavailable) as exc:
-        raise DomainError(f"Linkul de plata Stripe nu a putut fi generat: {exc}") from exc
-    url, session_id = answer.get("url"), answer.get("id")
-    if not isinstance(url, str) or not url or not isinstance(session_id, str):
-        raise DomainError("Linkul de plata Stripe nu a putut fi generat: raspunsul nu contine url si id.")
-    session.add(BridgeCheckout(company_id=company.id, document_id=document.id, session_id=session_id, url=url,
-                               amount=document.gross_total, currency=document.currency))
-    document.details = {**(document.details or {}), "paymentUrl": url}
-    events.record(session, company_id=company.id, entity="document", entity_id=document.id,
-                  action="checkout_created", actor=document.created_by,
-                  data={"provider": "stripe", "session": session_id, "url": url})
-    return url
+        error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - the document is committed: never let the answer fail for the link
+        log.exception("checkout for document %s", pending.document_id)
+        error = f"eroare neasteptata ({type(exc).__name__})"
+    if error is not None:
+        outcome = CheckoutOutcome(
+            error=f"Documentul a fost emis, dar linkul de plata Stripe nu a putut fi generat: {error}"
+        )
+    else:
+        outcome = CheckoutOutcome(url=str(url))
+    try:
+        _store(db, pending, outcome, str(session_id) if outcome.url else None)
+    except Exception:  # noqa: BLE001 - the answer still reports the document; the log says what was lost
+        log.exception("storing the checkout link of document %s", pending.document_id)
+    return outcome
 
 
-__all__ = ["NOT_CONFIGURED", "RUNTIME", "configure_runtime", "create_checkout", "plan_checkout"]
+def _store(db: Database, pending: PendingCheckout, outcome: CheckoutOutcome, session_id: str | None) -> None:
+    """Record the link (or the failure) on the document."""
+    with db.session(write=True) as session:
+        document = session.get(Document, pending.document_id)
+        if document is None:
+            return
+        if outcome.url and session_id is not None:
+            session.add(BridgeCheckout(company_id=pending.company_id, document_id=document.id, session_id=session_id,
+                                       url=outcome.url, amount=pending.amount, currency=pending.currency))
+            document.details = {**(document.details or {}), "paymentUrl": outcome.url}
+            events.record(session, company_id=pending.company_id, entity="document", entity_id=document.id,
+                          action="checkout_created", actor=pending.actor,
+                          data={"provider": "stripe", "session": session_id, "url": outcome.url})
+        else:
+            events.record(session, company_id=pending.company_id, entity="document", entity_id=document.id,
+                          action="checkout_failed", actor=pending.actor,
+                          data={"provider": "stripe", "reason": outcome.error})
+
+
+__all__ = [
+    "NOT_CONFIGURED", "RUNTIME", "CheckoutOutcome", "PendingCheckout", "complete_checkout", "configure_runtime",
+    "defer_checkout", "plan_checkout",
+]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
@@ -44,6 +45,9 @@ from . import events, lifecycle
 from .companies import vat_rates, vat_status_on
 from .payments import record_payment_at_issue
 from .price_lists import PriceResolver
+
+if TYPE_CHECKING:
+    from .bridge_checkout import PendingCheckout
 
 BUCHAREST = ZoneInfo("Europe/Bucharest")
 LANGUAGES = {"RO", "EN", "FR", "DE", "IT", "ES", "HU"}
@@ -81,6 +85,9 @@ def doc_label(series: str, number: str | None) -> str:
 class Issued:
     document: Document
     payment_url: str = ""
+    #: "Generate URL": the Stripe Checkout link to make once the issuing transaction has committed; the
+    #: caller that commits completes it (``bridge_checkout.complete_checkout``), nothing does it by itself.
+    checkout: PendingCheckout | None = None
 
 
 def _party_from_company(company: Company, *, use_intra_cif: bool, vat_payer: bool) -> dict[str, object]:
@@ -482,7 +489,7 @@ def create_document(
     )
 
     payment_url = ""
-    checkout = None  # "Generate URL": a Stripe Checkout link, made once the document has its id
+    checkout = None  # "Generate URL": a Stripe Checkout link, made after commit (never under the series lock)
     if req.paymentUrl:
         if req.paymentUrl.strip().lower() == "generate url":
             from .bridge_checkout import plan_checkout  # refuses unless a Stripe bridge with an API key exists
@@ -553,8 +560,7 @@ def create_document(
             f"Numarul {document.number_text} exista deja pe seria {series.name}. Verificati numarul urmator al seriei."
         ) from exc
     store_lines(session, document, lines)
-    if checkout is not None:
-        payment_url = checkout(session, company, document)
+    pending = checkout(session, company, document) if checkout is not None else None
 
     if req.client.saveToDb:
         _save_client(session, company, req.client)
@@ -583,7 +589,7 @@ def create_document(
         from .email import queue_issue_email  # refuses (rolling all back) when the company has no SMTP server
 
         queue_issue_email(session, company, document, req.email, actor=actor)
-    return Issued(document=document, payment_url=payment_url)
+    return Issued(document=document, payment_url=payment_url, checkout=pending)
 
 
 def ensure_reportable(document: Document, lines: list[Line] | None = None) -> None:
