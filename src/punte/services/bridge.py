@@ -26,8 +26,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
-from contextlib import nullcontext
+from collections import deque
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -118,7 +119,7 @@ def receive(
     except UnicodeDecodeError as exc:
         raise InvalidDelivery("corpul cererii nu este UTF-8") from exc
     kept = {h: lowered[h] for h in provider.kept_headers if h in lowered}
-    with _ack_lock(db), db.session(write=True) as session:
+    with _ack_lock(db, urgent=True), db.session(write=True, urgent=True) as session:
         inbox_id = _insert_inbox(session, found.company_id, provider_name, envelope.event_id, envelope.event_type,
                                  text, kept)
         if inbox_id is not None:
@@ -128,23 +129,87 @@ def receive(
     return Receipt(envelope.event_id, envelope.event_type, inbox_id is not None, inbox_id)
 
 
-_ACK_LOCKS: dict[str, threading.Lock] = {}
-_ACK_LOCKS_GUARD = threading.Lock()
+class _Turns:
+    """One bridge writer of this process at a time, handed over first-come first-served, except that an
+    acknowledgement waiting for its turn goes before a waiting worker transaction.
+
+    While acknowledgements hold the turn one after the other, the database's urgent gate
+    (:meth:`Database.urgent`) stays held without a gap, so a worker in another process cannot slip a long
+    transaction in between two of them; it is let go whenever the turn goes to a worker transaction
+    (which then must not wait for the acknowledgements queued behind it).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._guard = threading.Lock()
+        self._held = False
+        self._waiting: tuple[deque[threading.Lock], deque[threading.Lock]] = (deque(), deque())
+        self._gate: ExitStack | None = None  # touched only by the turn's holder
+
+    @contextmanager
+    def turn(self, urgent: bool) -> Iterator[None]:
+        waiter: threading.Lock | None = None
+        with self._guard:
+            if self._held:
+                waiter = threading.Lock()
+                waiter.acquire()
+                self._waiting[0 if urgent else 1].append(waiter)
+            else:
+                self._held = True
+        if waiter is not None:
+            try:
+                waiter.acquire()  # released by the holder, who hands the turn over to us
+            except BaseException:
+                self._abandon(waiter, urgent)
+                raise
+        try:
+            if urgent and self._gate is None:
+                self._gate = ExitStack()
+                self._gate.enter_context(self._db.urgent())
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._guard:
+            queue_ = self._waiting[0] or self._waiting[1]
+            if self._gate is not None and not self._waiting[0]:
+                self._gate.close()
+                self._gate = None
+            if queue_:
+                queue_.popleft().release()
+            else:
+                self._held = False
+
+    def _abandon(self, waiter: threading.Lock, urgent: bool) -> None:
+        with self._guard:
+            if waiter in self._waiting[0 if urgent else 1]:
+                self._waiting[0 if urgent else 1].remove(waiter)
+                return
+        self._release()  # the turn had been handed to us: pass it on
 
 
-def _ack_lock(db: Database) -> Any:
+_TURNS: dict[str, _Turns] = {}
+_TURNS_GUARD = threading.Lock()
+
+
+def _ack_lock(db: Database, *, urgent: bool = False) -> Any:
     """On SQLite, the bridge's writers in one process (the route's threads, an embedded worker) take turns
-    through a Python lock.
+    in the process, acknowledgements (``urgent``) before the worker's transactions.
 
-    SQLite lets one writer in at a time and makes the others poll with growing sleeps (up to 100 ms), which
-    is what the acknowledgement's p99 would be made of when many deliveries arrive at once or the worker
-    issues invoices meanwhile; queueing on a lock in the process hands the turn over at once. PostgreSQL
-    needs nothing of the kind.
+    SQLite lets one writer in at a time and makes the others poll for the lock, which is what the
+    acknowledgement's p99 would be made of when many deliveries arrive at once or the worker issues
+    invoices meanwhile; queueing in the process hands the turn over at once, and an acknowledgement waits
+    for at most the worker transaction under way. (Between processes, the database's urgent gate gives
+    acknowledgements the same priority at the database lock.) PostgreSQL needs nothing of the kind.
     """
     if not db.is_sqlite:
         return nullcontext()
-    with _ACK_LOCKS_GUARD:
-        return _ACK_LOCKS.setdefault(db.url, threading.Lock())
+    with _TURNS_GUARD:
+        turns = _TURNS.get(db.url)
+        if turns is None:
+            turns = _TURNS[db.url] = _Turns(db)
+    return turns.turn(urgent)
 
 
 _CERTS: list[Any] = []
