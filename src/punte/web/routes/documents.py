@@ -75,6 +75,14 @@ def _load(s: Session, ctx: WebContext, doc_id: int, level: str = "viewer") -> Do
     return doc
 
 
+def _target(request: Request, ctx: WebContext, doc_id: int) -> tuple[int, str, str, str | None]:
+    """(company id, kind, series, number) of a document the user may act on (accountant or owner)."""
+    db: Database = request.app.state.db
+    with db.session() as s:
+        doc = _load(s, ctx, doc_id, "accountant")
+        return doc.company_id, doc.kind, doc.series_name, doc.number_text
+
+
 def _view_url(request: Request, doc: Document) -> str:
     return f"{request.app.state.settings.public_url.rstrip('/')}/view/{doc.view_token}"
 
@@ -188,10 +196,7 @@ def collect_payment(request: Request, doc_id: int, ctx: WebContext = Depends(pos
     assert ctx.form is not None
     form = ctx.form
     _ = i18n.translator(ctx.language)
-    db: Database = request.app.state.db
-    with db.session() as s:
-        doc = _load(s, ctx, doc_id, "accountant")
-        company_id, kind, series, number = doc.company_id, doc.kind, doc.series_name, doc.number_text
+    company_id, kind, series, number = _target(request, ctx, doc_id)
     if kind != "invoice" or number is None:
         raise WebError(404, "Doar facturile emise pot fi încasate.")
 
@@ -280,10 +285,7 @@ def email_document(request: Request, doc_id: int, ctx: WebContext = Depends(post
     assert ctx.form is not None
     form = ctx.form
     _ = i18n.translator(ctx.language)
-    db: Database = request.app.state.db
-    with db.session() as s:
-        doc = _load(s, ctx, doc_id, "accountant")
-        company_id, kind, series, number = doc.company_id, doc.kind, doc.series_name, doc.number_text
+    company_id, kind, series, number = _target(request, ctx, doc_id)
     if kind not in email.TYPE_OF_KIND:
         raise WebError(404, "Doar facturile și proformele se trimit pe e-mail.")
 
@@ -306,10 +308,7 @@ def document_action(request: Request, doc_id: int, action: str, ctx: WebContext 
         raise WebError(404, "Pagina nu există.")
     assert ctx.form is not None
     _ = i18n.translator(ctx.language)
-    db: Database = request.app.state.db
-    with db.session() as s:
-        doc = _load(s, ctx, doc_id, "accountant")
-        company_id, kind, series, number = doc.company_id, doc.kind, doc.series_name, doc.number_text
+    company_id, kind, series, number = _target(request, ctx, doc_id)
     back = f"/documents/{doc_id}"
     form = ctx.form
     target: dict[str, str] = {}
