@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     embedded_worker: bool = Field(
         default=True, description="`punte serve` runs a worker thread; turn off when `punte worker` runs apart."
     )
+    worker_yield_window_ms: float = Field(
+        default=20.0,
+        description="A running worker pauses between jobs while webhooks were acknowledged this recently (0: never).",
+    )
+    worker_yield_pause_ms: float = Field(default=10.0, description="How long each such pause lasts.")
+    worker_yield_max_ms: float = Field(
+        default=100.0, description="The longest a worker pauses in a row before it runs one job anyway."
+    )
     anaf_sandbox_enabled: bool = Field(
         default=True, description="Serve the offline ANAF sandbox under /anaf-sandbox (the embedded default's ANAF)."
     )

@@ -19,6 +19,7 @@ from punte.crypto import SecretBox
 from punte.providers.base import InvalidDelivery
 from punte.services import bridge
 from punte.services.bridge_checkout import configure_runtime
+from punte.worker.runner import ingress_path
 
 log = logging.getLogger("punte.webhooks")
 
@@ -40,7 +41,7 @@ async def receive_webhook(provider: str, cif: str, request: Request) -> JSONResp
     try:
         receipt = await run_in_threadpool(
             bridge.receive, state.db, state.bridge_box, provider, cif, body, request.headers,
-            services=state.worker_services,
+            services=state.worker_services, ingress=state.ingress_file,
         )
     except bridge.UnknownBridge:
         return JSONResponse({"error": "Nu exista o punte de plati activa la aceasta adresa."}, status_code=404)
@@ -54,6 +55,7 @@ async def receive_webhook(provider: str, cif: str, request: Request) -> JSONResp
 def install(app: FastAPI) -> None:
     """Mount the webhook routes and give the bridge what it needs from the running app."""
     app.state.bridge_box = SecretBox(app.state.secret_key)
+    app.state.ingress_file = ingress_path(app.state.settings)  # running workers yield to acknowledgements
     configure_runtime(app.state.secret_key, app.state.settings.public_url, app.state.worker_services)
     app.include_router(router)
 
