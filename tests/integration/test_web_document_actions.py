@@ -170,6 +170,23 @@ def test_accountant_deletes_payments_with_the_apis_rules(client, db, account, us
     assert r.status_code == 403 and _count(db, Payment) == 2
 
 
+def test_the_very_payment_chosen_is_deleted_even_among_identical_ones(client, db, account, users) -> None:  # type: ignore[no-untyped-def]
+    doc_id = issue_invoice(db, account.cif, price="100")
+    other_id = issue_invoice(db, account.cif, price="100")
+    csrf = logged_in(client, ACCOUNTANT)
+    for _ in range(3):  # same type, day, value and client: only the id tells them apart
+        _collect(client, doc_id, csrf, type="Card", amount="10")
+    with db.session() as s:
+        ids = [p.id for p in s.scalars(select(Payment).order_by(Payment.id))]
+    r = client.post(f"/documents/{other_id}/payments/{ids[1]}/delete", data={"csrf_token": csrf})
+    assert r.status_code == 404 and _count(db, Payment) == 3  # not a payment of that invoice
+    r = client.post(f"/documents/{doc_id}/payments/{ids[1]}/delete", data={"csrf_token": csrf})
+    assert "Încasarea Card a fost ștearsă." in r.text
+    with db.session() as s:
+        assert [p.id for p in s.scalars(select(Payment).order_by(Payment.id))] == [ids[0], ids[2]]
+        assert paid_amount(s, doc_id) == Decimal("20.00")
+
+
 def test_the_document_is_emailed_through_the_worker_to_the_smtp_server(client, db, account, users, settings, smtp) -> None:  # type: ignore[no-untyped-def]
     configure(db, settings, account, smtp.port)
     doc_id = issue_invoice(db, account.cif)

@@ -120,10 +120,7 @@ def delete_payment(session: Session, company: Company, query: PaymentQuery, *, a
     """``DELETE /payment/v2``: a payment other than a receipt, found by its invoice or by its data."""
     ptype = canonical_type(query.payment_type, missing="Tipul incasarii (paymentType) trebuie specificat.")
     if ptype in CASH_TYPES:
-        raise DomainError(
-            "Incasarile prin chitanta sau bon fiscal nu se sterg prin aceasta metoda; chitanta se sterge "
-            "cu DELETE /payment/chitanta, iar bonul fiscal nu poate fi sters."
-        )
+        raise DomainError(CASH_NOT_HERE)
     base = select(Payment).where(Payment.company_id == company.id, Payment.type == ptype, Payment.status == "issued")
     if (query.invoice_series or "").strip() or (query.invoice_number or "").strip():
         if not (query.invoice_series or "").strip():
@@ -143,6 +140,34 @@ def delete_payment(session: Session, company: Company, query: PaymentQuery, *, a
         payment = _match_by_data(session, base, query)
     if payment is None:
         raise NotFound(NO_MATCH)
+    _remove(session, company, payment, actor=actor, today=today or local_today())
+    return payment
+
+
+CASH_NOT_HERE = (
+    "Incasarile prin chitanta sau bon fiscal nu se sterg prin aceasta metoda; chitanta se sterge "
+    "cu DELETE /payment/chitanta, iar bonul fiscal nu poate fi sters."
+)
+
+
+def delete_by_id(session: Session, company: Company, payment_id: int, *, actor: str,
+                 today: date | None = None) -> Payment:
+    """Delete one known payment (the dashboard names it by id) with the API's rules for its kind: a draft
+    receipt always, a receipt only when last in its series, a fiscal receipt never, another payment unless
+    its invoice is cancelled."""
+    payment = own_payment(session, company, payment_id, lock=True)
+    if payment is None:
+        raise NotFound(NO_MATCH)
+    if payment.status == "draft":
+        return delete_draft_receipt(session, company, str(payment.id), actor=actor)
+    if payment.type == "Chitanta":
+        delete_receipt(session, company, payment.series_name, str(payment.number or ""), actor=actor, today=today)
+        return payment
+    if payment.type in CASH_TYPES:
+        raise DomainError("Bonul fiscal nu poate fi sters.")
+    for doc, _ in allocations(session, payment):
+        if doc.status == "cancelled":
+            raise Conflict(f"Factura cu seria si numarul {label(doc)} este anulata si nu mai are incasari atasate!")
     _remove(session, company, payment, actor=actor, today=today or local_today())
     return payment
 

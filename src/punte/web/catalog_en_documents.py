@@ -10,8 +10,6 @@ EN: dict[str, str] = {
     "Suma încasării nu este un număr.": "The payment amount is not a number.",
     "Suma încasării trebuie completată.": "Fill in the payment amount.",
     "Încasarea nu a fost găsită.": "The payment was not found.",
-    "Încasarea nu poate fi deosebită de una identică; ștergeți-o din API.":
-        "The payment cannot be told apart from an identical one; delete it through the API.",
     "Încasarea {label} a fost înregistrată.": "The payment {label} was recorded.",
     "Încasarea {label} a fost ștearsă.": "The payment {label} was deleted.",
     "Încasează": "Collect",

@@ -217,17 +217,6 @@ def collect_payment(request: Request, doc_id: int, ctx: WebContext = Depends(pos
     return run_action(request, ctx, company_id, "accountant", op, back=f"/documents/{doc_id}")
 
 
-def _delete_query(payment: Payment, first_on_invoice: bool, series: str, number: str) -> payment_deletes.PaymentQuery:
-    """How ``DELETE /payment/v2`` names this payment: by the invoice when it is the first of its type on it
-    (the service takes the oldest), otherwise by its date, value and client."""
-    if first_on_invoice:
-        return payment_deletes.PaymentQuery(payment_type=payment.type, invoice_series=series, invoice_number=number)
-    return payment_deletes.PaymentQuery(
-        payment_type=payment.type, payment_date=payment.payment_date.isoformat(), payment_value=format(payment.value, "f"),
-        client_name=payment.client_name, client_cif=payment.client_cif,
-    )
-
-
 @router.post("/documents/{doc_id:int}/payments/{payment_id:int}/delete")
 def delete_payment(request: Request, doc_id: int, payment_id: int, ctx: WebContext = Depends(posted)) -> Response:
     """Delete a payment of the invoice with the API's rules (``services.payment_deletes``): a receipt only
@@ -236,27 +225,13 @@ def delete_payment(request: Request, doc_id: int, payment_id: int, ctx: WebConte
     db: Database = request.app.state.db
     with db.session() as s:
         doc = _load(s, ctx, doc_id, "accountant")
-        company_id, series, number = doc.company_id, doc.series_name, doc.number_text or ""
-        rows = queries.payments_of(s, doc.id)
-    row = next((p for p in rows if p.id == payment_id), None)
-    if row is None:
-        raise WebError(404, "Încasarea nu a fost găsită.")
-    first = min(p.id for p in rows if p.type == row.type and p.status == "issued") if row.status == "issued" else None
+        company_id = doc.company_id
+        if payment_id not in {p.id for p in queries.payments_of(s, doc.id)}:
+            raise WebError(404, "Încasarea nu a fost găsită.")
 
     def op(s: Session, company: Company) -> str:
-        payment = s.get(Payment, payment_id)
-        if payment is None:  # deleted meanwhile
-            raise DomainError(_("Încasarea nu a fost găsită."))
-        label = payments.payment_label(payment)
-        if payment.status == "draft":
-            payment_deletes.delete_draft_receipt(s, company, str(payment.id), actor=ctx.email)
-        elif payment.type == "Chitanta":
-            payment_deletes.delete_receipt(s, company, payment.series_name, payment.number_text, actor=ctx.email)
-        else:
-            query = _delete_query(payment, first == payment.id, series, number)
-            if payment_deletes.delete_payment(s, company, query, actor=ctx.email).id != payment_id:
-                raise DomainError(_("Încasarea nu poate fi deosebită de una identică; ștergeți-o din API."))
-        return _("Încasarea {label} a fost ștearsă.", label=label)
+        payment = payment_deletes.delete_by_id(s, company, payment_id, actor=ctx.email)
+        return _("Încasarea {label} a fost ștearsă.", label=payments.payment_label(payment))
 
     return run_action(request, ctx, company_id, "accountant", op, back=f"/documents/{doc_id}")
 
