@@ -73,13 +73,13 @@ def canonical_type(text: str | None, missing: str = "type trebuie specificat pen
 
 
 def paid_amount(session: Session, document_id: int) -> Decimal:
-    """What has been collected on an invoice (issued payments only; drafts do not count)."""
-    amounts = session.scalars(
-        select(PaymentAllocation.amount)
-        .join(Payment, Payment.id == PaymentAllocation.payment_id)
-        .where(PaymentAllocation.document_id == document_id, Payment.status == "issued")
-    )
-    return sum(amounts, ZERO)
+    """What has been collected on an invoice (issued payments only; drafts do not count).
+
+    Read from the total the document keeps (:func:`refresh_paid`, called by every writer of payments in
+    the same transaction); :func:`paid_amounts` is the sum of the allocations it is recomputed from.
+    """
+    doc = session.get(Document, document_id)
+    return doc.paid_total if doc is not None else ZERO
 
 
 def paid_amounts(session: Session, document_ids: list[int]) -> dict[int, Decimal]:
