@@ -19,6 +19,7 @@ load average before and after, and the CPU the API process spent per event.
 
     .venv/bin/python bench/webhooks.py --db sqlite --rate 200 --seconds 15 --payments 1000
     .venv/bin/python bench/webhooks.py --db sqlite --embedded
+    .venv/bin/python bench/webhooks.py --db sqlite --embedded --thread
     .venv/bin/python bench/webhooks.py --db postgres
 """
 
@@ -247,7 +248,9 @@ def main() -> None:
     ap.add_argument("--senders", type=int, default=8)
     ap.add_argument("--no-worker", action="store_true", help="acknowledge only (no processing meanwhile)")
     ap.add_argument("--embedded", action="store_true",
-                    help="the worker runs inside the API process (punte serve's default) instead of apart")
+                    help="punte serve runs the worker (its default: a child process) instead of a `punte worker` apart")
+    ap.add_argument("--thread", action="store_true",
+                    help="with --embedded: the worker as a thread of the API process (PUNTE_WORKER_PROCESS=false)")
     ap.add_argument("--no-burst", action="store_true", help="only the latency run")
     ap.add_argument("--worker-nice", type=int, default=0,
                     help="start the separate worker at this lower CPU priority (nice), as a deployment would")
@@ -282,6 +285,7 @@ def main() -> None:
     run("bridge", "stripe", "--cif", CIF, "--webhook-secret", SECRET, "--settle-seconds", "0")
     if args.embedded and not args.no_worker:
         env["PUNTE_EMBEDDED_WORKER"] = "true"
+        env["PUNTE_WORKER_PROCESS"] = "false" if args.thread else "true"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(punte + ["serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
@@ -289,7 +293,8 @@ def main() -> None:
     worker = None if args.no_worker or args.embedded else subprocess.Popen(
         punte + ["worker", "--poll", "0.2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         preexec_fn=(lambda: os.nice(args.worker_nice)) if args.worker_nice else None)
-    state = "no worker" if args.no_worker else ("embedded worker" if args.embedded else "separate worker")
+    state = "no worker" if args.no_worker else (
+        ("embedded worker thread" if args.thread else "serve's worker process") if args.embedded else "separate worker")
     if worker is not None and args.worker_nice:
         state += f" (nice {args.worker_nice})"
     if not args.no_worker:

@@ -138,8 +138,8 @@ def serve(
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
-    application = create_app(settings, worker=settings.embedded_worker)
-    _settle_heap(settings.embedded_worker)
+    application = create_app(settings, worker=settings.embedded_worker, worker_process=settings.worker_process)
+    _settle_heap(settings.embedded_worker and not settings.worker_process)
     console.print(f"punte on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     console.print(f"Dashboard: http://{host}:{port}/  (dashboard users: 'punte user add', see README)")
     console.print(f"Database: {settings.resolved_database_url()}")
@@ -172,7 +172,10 @@ def _settle_heap(with_worker: bool) -> None:
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Run the jobs due now, then exit.")] = False,
-    poll: Annotated[float, typer.Option(help="Seconds between polls of the queue when idle.")] = 1.0,
+    poll: Annotated[float | None, typer.Option(
+        help="Seconds between polls of the queue when idle (default: PUNTE_WORKER_POLL_SECONDS).")] = None,
+    wake_fd: Annotated[int | None, typer.Option(
+        "--wake-fd", hidden=True, help="Pipe from `punte serve`: wake on every byte, stop when it closes.")] = None,
 ) -> None:
     """Run the background worker (e-Factura submissions, e-mail, webhooks, recurring invoices)."""
     import logging
@@ -182,7 +185,12 @@ def worker(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    runner = Worker(_database(settings), settings, poll_interval=poll)
+    runner = Worker(_database(settings), settings,
+                    poll_interval=poll if poll is not None else settings.worker_poll_seconds)
+    if wake_fd is not None:
+        from punte.worker.child import listen_for_wakes
+
+        listen_for_wakes(wake_fd, lambda: runner.stop(timeout=0))
     if once:
         ran = runner.run_until_idle(timeout=3600)
         console.print(f"{ran} jobs run")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -63,7 +64,15 @@ class Settings(BaseSettings):
         default=True, description="The worker fetches BNR's daily rates when a publication is due."
     )
     embedded_worker: bool = Field(
-        default=True, description="`punte serve` runs a worker thread; turn off when `punte worker` runs apart."
+        default=True, description="`punte serve` runs a worker too; turn off when `punte worker` runs apart."
+    )
+    worker_process: bool = Field(
+        default=True,
+        description="`punte serve`'s worker runs in a child process (its own CPU time and interpreter lock); "
+        "false: a thread of the server process.",
+    )
+    worker_poll_seconds: float = Field(
+        default=1.0, description="How often an idle worker looks for due jobs (it is woken at once for new ones)."
     )
     worker_yield_window_ms: float = Field(
         default=20.0,
@@ -104,6 +113,18 @@ class Settings(BaseSettings):
         if url:
             return url
         return f"sqlite:///{(self.data_dir / 'punte.db').resolve()}"
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as ``PUNTE_*`` variables: what a child process (``punte serve``'s worker) needs
+        to run with exactly the settings of its parent, whatever file or object they came from."""
+        env = {}
+        for name, value in self.model_dump(mode="json").items():
+            if value is not None:
+                env[f"PUNTE_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+        env["PUNTE_DATA_DIR"] = str(self.data_dir.resolve())
+        env["PUNTE_DATABASE_URL"] = self.resolved_database_url()
+        env["PUNTE_SECRET_KEY"] = self.resolved_secret_key()
+        return env
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once into ``data_dir/secret.key``."""

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from punte.config import Settings
+from punte.services.bridge import drain_journal
 from punte.services.bridge_config import BridgeSettings, configure
 from punte.services.companies import get_company
 from punte.store.db import Database
@@ -94,6 +95,12 @@ def test_signed_delivery_is_stored_and_acknowledged_once(client: Any, db: Databa
     again = deliver(client, payload)
     assert first.status_code == 200 and first.json() == {"received": True, "duplicate": False, "event": payload["id"]}
     assert again.status_code == 200 and again.json()["duplicate"] is True
+    if db.journal is not None:  # SQLite: the acknowledgement kept it in the journal; the worker moves it
+        assert [(d.event_id, json.loads(d.body)) for d in db.journal.pending()] == [(payload["id"], payload)]
+        assert inbox(db) == []
+        assert drain_journal(db) == 1
+        assert db.journal.pending() == []
+    assert deliver(client, payload).json()["duplicate"] is True  # and once in the inbox, still a repeat
     rows = inbox(db)
     assert len(rows) == 1 and rows[0].status == "received" and json.loads(rows[0].body) == payload
     with db.session() as session:

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from punte.config import Settings
+from punte.services.bridge import drain_journal
 from punte.store.db import Database
 from punte.store.models import Document, Event
 from punte.store.models_bridge import BridgeConfig
@@ -178,6 +179,11 @@ def test_disabling_from_the_page_refuses_deliveries_and_counts_show_on_the_card(
     assert delivery(client, path, FIRST, "pi_count_1") == 200
     page = client.get("/settings/providers").text
     assert "Evenimente primite: 1" in page and "eșuate: 0" in page
+    if db.journal is not None:  # SQLite: acknowledged into the journal; no worker ran yet
+        assert "1 așteaptă worker-ul" in page
+        drain_journal(db)
+        page = client.get("/settings/providers").text
+        assert "Evenimente primite: 1" in page and "așteaptă worker-ul" not in page
     assert 'href="/bridge/events?provider=stripe"' in page
     form = stripe_form(csrf)
     form.pop("enabled")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,17 +27,24 @@ from .views import router as views_router
 
 
 def create_app(
-    settings: Settings | None = None, *, db: Database | None = None, migrate: bool = True, worker: bool = False
+    settings: Settings | None = None, *, db: Database | None = None, migrate: bool = True, worker: bool = False,
+    worker_process: bool = False,
 ) -> FastAPI:
     """Build the app. ``migrate`` runs Alembic at start (the embedded mode does); ``worker`` runs the
-    background worker in a thread while the app is up (``punte serve`` with the embedded default)."""
+    background worker while the app is up (``punte serve`` with the embedded default): in a thread, or
+    with ``worker_process`` in a child ``punte worker`` process (:mod:`punte.worker.child`)."""
     settings = settings or get_settings()
     database = db or Database(settings.resolved_database_url(), busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runner = None
-        if worker:
+        runner: Any = None
+        if worker and worker_process:
+            from punte.worker.child import WorkerProcess
+
+            runner = WorkerProcess(poll=settings.worker_poll_seconds, environment=settings.as_environment())
+            runner.start()
+        elif worker:
             from punte.worker.runner import Worker
 
             runner = Worker(database, settings, services=app.state.worker_services)

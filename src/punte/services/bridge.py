@@ -3,6 +3,9 @@
 Inbox (the webhook route calls :func:`receive`): the delivery is verified over its raw body with the
 company's secrets, stored raw under (company, provider, event id) and a ``bridge.process`` job keyed the
 same way is queued in the same transaction; the route answers 2xx. A repeated delivery changes nothing.
+On a SQLite file the acknowledgement does not wait for the database's write lock: the delivery goes to
+the database's journal (:mod:`punte.store.journal`), and the worker moves it into the inbox, with its
+job, before it claims jobs (:func:`drain_journal`).
 
 Processing (the worker runs :func:`process_inbox`): the provider maps the event to neutral facts; data
 that needs an API call (a Checkout Session's line items, a PayPal order) is fetched outside any
@@ -25,10 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections import deque
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager, nullcontext
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -48,6 +48,7 @@ from punte.providers import PROVIDERS
 from punte.providers.base import Facts, Interpretation, InvalidDelivery, VerifyContext, sale_to_json
 from punte.smartbill.wire import EstimateRef, InvoiceRef, InvoiceRequest, PaymentData, PaymentRequest
 from punte.store.db import Database
+from punte.store.journal import AckJournal, Delivery
 from punte.store.models import Company, Document, Job, Payment
 from punte.store.models_bridge import (
     BridgeConfig,
@@ -128,97 +129,57 @@ def receive(
     except UnicodeDecodeError as exc:
         raise InvalidDelivery("corpul cererii nu este UTF-8") from exc
     kept = {h: lowered[h] for h in provider.kept_headers if h in lowered}
-    with _ack_lock(db, urgent=True), db.session(write=True, urgent=True) as session:
-        inbox_id = _insert_inbox(session, found.company_id, provider_name, envelope.event_id, envelope.event_type,
-                                 text, kept)
-        if inbox_id is not None:
-            _insert_job(session, found.company_id, inbox_id, f"{provider_name}:{found.company_id}:{envelope.event_id}")
-    if inbox_id is not None:
+    if db.journal is not None:
+        stored = _journal(db, db.journal, Delivery(found.company_id, provider_name, envelope.event_id,
+                                                   envelope.event_type[:100], text, kept, _now()))
+        inbox_id = None
+    else:
+        with db.session(write=True) as session:
+            inbox_id = _insert_inbox(session, found.company_id, provider_name, envelope.event_id,
+                                     envelope.event_type, text, kept, _now())
+            if inbox_id is not None:
+                _insert_job(session, found.company_id, inbox_id,
+                            f"{provider_name}:{found.company_id}:{envelope.event_id}")
+        stored = inbox_id is not None
+    if stored:
         queue.WAKE.set()  # an in-process worker starts at once
-    return Receipt(envelope.event_id, envelope.event_type, inbox_id is not None, inbox_id)
+    return Receipt(envelope.event_id, envelope.event_type, stored, inbox_id)
 
 
-class _Turns:
-    """One bridge writer of this process at a time, handed over first-come first-served, except that an
-    acknowledgement waiting for its turn goes before a waiting worker transaction.
-
-    While acknowledgements hold the turn one after the other, the database's urgent gate
-    (:meth:`Database.urgent`) stays held without a gap, so a worker in another process cannot slip a long
-    transaction in between two of them; it is let go whenever the turn goes to a worker transaction
-    (which then must not wait for the acknowledgements queued behind it).
-    """
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self._guard = threading.Lock()
-        self._held = False
-        self._waiting: tuple[deque[threading.Lock], deque[threading.Lock]] = (deque(), deque())
-        self._gate: ExitStack | None = None  # touched only by the turn's holder
-
-    @contextmanager
-    def turn(self, urgent: bool) -> Iterator[None]:
-        waiter: threading.Lock | None = None
-        with self._guard:
-            if self._held:
-                waiter = threading.Lock()
-                waiter.acquire()
-                self._waiting[0 if urgent else 1].append(waiter)
-            else:
-                self._held = True
-        if waiter is not None:
-            try:
-                waiter.acquire()  # released by the holder, who hands the turn over to us
-            except BaseException:
-                self._abandon(waiter, urgent)
-                raise
-        try:
-            if urgent and self._gate is None:
-                self._gate = ExitStack()
-                self._gate.enter_context(self._db.urgent())
-            yield
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        with self._guard:
-            queue_ = self._waiting[0] or self._waiting[1]
-            if self._gate is not None and not self._waiting[0]:
-                self._gate.close()
-                self._gate = None
-            if queue_:
-                queue_.popleft().release()
-            else:
-                self._held = False
-
-    def _abandon(self, waiter: threading.Lock, urgent: bool) -> None:
-        with self._guard:
-            if waiter in self._waiting[0 if urgent else 1]:
-                self._waiting[0 if urgent else 1].remove(waiter)
-                return
-        self._release()  # the turn had been handed to us: pass it on
+def _journal(db: Database, journal: AckJournal, delivery: Delivery) -> bool:
+    """On SQLite: keep the delivery in the journal (no wait for the database's write lock); False for a
+    delivery already in the inbox or the journal."""
+    inbox = BridgeInbox.__table__
+    with db.engine.connect() as conn:
+        known = conn.execute(select(inbox.c.id).where(
+            inbox.c.company_id == delivery.company_id, inbox.c.provider == delivery.provider,
+            inbox.c.event_id == delivery.event_id)).first()
+    return known is None and journal.append(delivery)
 
 
-_TURNS: dict[str, _Turns] = {}
-_TURNS_GUARD = threading.Lock()
-
-
-def _ack_lock(db: Database, *, urgent: bool = False) -> Any:
-    """On SQLite, the bridge's writers in one process (the route's threads, an embedded worker) take turns
-    in the process, acknowledgements (``urgent``) before the worker's transactions.
-
-    SQLite lets one writer in at a time and makes the others poll for the lock, which is what the
-    acknowledgement's p99 would be made of when many deliveries arrive at once or the worker issues
-    invoices meanwhile; queueing in the process hands the turn over at once, and an acknowledgement waits
-    for at most the worker transaction under way. (Between processes, the database's urgent gate gives
-    acknowledgements the same priority at the database lock.) PostgreSQL needs nothing of the kind.
-    """
-    if not db.is_sqlite:
-        return nullcontext()
-    with _TURNS_GUARD:
-        turns = _TURNS.get(db.url)
-        if turns is None:
-            turns = _TURNS[db.url] = _Turns(db)
-    return turns.turn(urgent)
+def drain_journal(db: Database, *, batch: int = 200) -> int:
+    """Move the journal's deliveries into the inbox with their ``bridge.process`` jobs; returns how many
+    were new there. Each batch is one transaction of the database, then removed from the journal: moved
+    twice (a crash in between), a delivery is a repeat and changes nothing."""
+    journal = db.journal
+    if journal is None:
+        return 0
+    moved = 0
+    while True:
+        deliveries = journal.pending(batch)
+        if not deliveries:
+            return moved
+        with db.session(write=True) as session:
+            for d in deliveries:
+                inbox_id = _insert_inbox(session, d.company_id, d.provider, d.event_id, d.event_type, d.body,
+                                         d.headers, d.received_at)
+                if inbox_id is not None:
+                    _insert_job(session, d.company_id, inbox_id, f"{d.provider}:{d.company_id}:{d.event_id}")
+                    moved += 1
+        journal.remove([d.id for d in deliveries if d.id is not None])
+        journal.checkpoint()
+        if len(deliveries) < batch:
+            return moved
 
 
 _CERTS: list[Any] = []
@@ -268,11 +229,11 @@ def _insert_job(session: Session, company_id: int, inbox_id: int, key: str) -> N
 
 
 def _insert_inbox(session: Session, company_id: int, provider: str, event_id: str, event_type: str, body: str,
-                  headers: dict[str, str]) -> int | None:
+                  headers: dict[str, str], received_at: datetime) -> int | None:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the id of a new row, None for a repeat."""
     result = session.connection().execute(_statements(session)[0], {
         "company_id": company_id, "provider": provider, "event_id": event_id, "event_type": event_type[:100],
-        "body": body, "headers": headers, "received_at": _now(), "status": "received", "detail": {}, "attempts": 0,
+        "body": body, "headers": headers, "received_at": received_at, "status": "received", "detail": {}, "attempts": 0,
     })
     return result.scalar_one_or_none()
 
@@ -321,7 +282,7 @@ def process_inbox(db: Database, settings: Settings, inbox_id: int, services: Map
     enrich = _ENRICHERS.get(loaded.provider)
     if enrich is not None and loaded.config is not None:
         facts = enrich(loaded, facts, services, notes)
-    with _ack_lock(db), db.session(write=True) as session:
+    with db.session(write=True) as session:
         outcome = _apply(session, loaded, facts, now or _now(), notes)
     return outcome
 
@@ -899,7 +860,7 @@ def _collect(session: Session, company: Company, document: Document, value: Deci
 
 
 def _register_handlers() -> None:
-    from punte.worker.runner import JobContext, Retry, handler
+    from punte.worker.runner import JobContext, Retry, handler, intake
 
     from .bridge_clients import Unavailable
     from .bridge_remote import run_remote
@@ -918,6 +879,10 @@ def _register_handlers() -> None:
         except Unavailable as exc:
             raise Retry(str(exc), count=True) from exc
 
+    @intake("bridge.journal")
+    def _drain(db: Database, _settings: Settings) -> int:
+        return drain_journal(db)
+
 
 _register_handlers()
 
@@ -933,7 +898,8 @@ from .bridge_ops import (  # noqa: E402 - bridge_ops builds on the definitions a
 )
 
 __all__ = [
-    "EventRow", "JOB_PROCESS", "JOB_REMOTE", "Outcome", "Receipt", "UnknownBridge", "advance", "find_event",
+    "EventRow", "JOB_PROCESS", "JOB_REMOTE", "Outcome", "Receipt", "UnknownBridge", "advance", "drain_journal",
+    "find_event",
     "find_event_any", "list_events", "payment_summary", "prepare_retry", "process_inbox", "receive", "requeue",
     "resolve_payment",
 ]

@@ -1,20 +1,17 @@
 """Engine creation and the unit of work.
 
 SQLite runs in WAL mode; write transactions start with ``BEGIN IMMEDIATE`` so that concurrent writers
-queue on the database lock instead of failing when they upgrade a read lock. SQLite's own busy handler
-sleeps in growing steps (up to 100 ms) while it waits for that lock, which is what a short, urgent
-write (a webhook's acknowledgement) would wait behind another process's long one; so ``BEGIN IMMEDIATE``
-is retried here in steps of at most 2 ms, and urgent writers go first (:class:`_Gate`). The WAL is
+queue on the database lock instead of failing when they upgrade a read lock, and that ``BEGIN`` is retried
+in steps of at most 2 ms (:mod:`punte.store.sqlite_lock`) instead of SQLite's growing sleeps. The WAL is
 checkpointed by a short background thread instead of by whichever commit crosses SQLite's threshold,
-so no request pays for copying the WAL into the database.
+so no request pays for copying the WAL into the database. Webhook acknowledgements do not wait for the
+write lock at all: they go to the database's journal (:mod:`punte.store.journal`).
 PostgreSQL uses row locks (``SELECT ... FOR UPDATE``) where the services ask for them.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -26,17 +23,13 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX: no cross-process priority, the retry still works
-    fcntl = None  # type: ignore[assignment]
+from .journal import SUFFIX as JOURNAL_SUFFIX
+from .journal import AckJournal
+from .sqlite_lock import begin_immediate
 
 log = logging.getLogger("punte.db")
 
 _IMMEDIATE = "punte_immediate"
-_URGENT = "punte_urgent"
-_FIRST_PAUSE = 0.0002
-_MAX_PAUSE = 0.002
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 30000, echo: bool = False, autocheckpoint: bool = True) -> Engine:
@@ -57,12 +50,12 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000, echo: bool = False, a
             pool_size=16,
             max_overflow=16,
         )
-        _configure_sqlite(engine, busy_timeout_ms, _Gate(path + "-gate") if in_file else None, autocheckpoint)
+        _configure_sqlite(engine, busy_timeout_ms, autocheckpoint)
         return engine
     return create_engine(url, echo=echo, pool_size=16, max_overflow=16, pool_pre_ping=True)
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int, gate: _Gate | None, autocheckpoint: bool) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int, autocheckpoint: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
@@ -79,98 +72,22 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, gate: _Gate | None, 
     def _on_begin(conn: Any) -> None:
         options = conn.get_execution_options()
         if options.get(_IMMEDIATE):
-            _begin_immediate(conn, busy_timeout_ms, gate, urgent=bool(options.get(_URGENT)))
+            _begin_immediate(conn, busy_timeout_ms)
         else:
             conn.exec_driver_sql("BEGIN")
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code & 0xFF == sqlite3.SQLITE_BUSY if code is not None else "database is locked" in str(exc)
-
-
-def _begin_immediate(conn: Any, busy_timeout_ms: int, gate: _Gate | None, *, urgent: bool) -> None:
-    """``BEGIN IMMEDIATE``, waiting for the write lock in steps of at most 2 ms up to the busy timeout.
-
-    SQLite's busy handler is switched off meanwhile (it would sleep 10-100 ms between tries, and a writer
-    in another process takes the lock again long before such a sleep ends); it is back on for the
-    statements of the transaction. An ordinary writer does not try while an urgent one is pending. When
-    the timeout is spent, the last try goes through SQLAlchemy so that the caller sees the same
-    ``OperationalError: database is locked`` as before.
-    """
+def _begin_immediate(conn: Any, busy_timeout_ms: int) -> None:
+    """``BEGIN IMMEDIATE`` waiting in short steps; when the busy timeout is spent, the last try goes through
+    SQLAlchemy so that the caller sees the usual ``OperationalError: database is locked``."""
     raw = conn.connection.driver_connection
-    deadline = time.monotonic() + busy_timeout_ms / 1000
+    if begin_immediate(raw, busy_timeout_ms / 1000):
+        return
     raw.execute("PRAGMA busy_timeout=0")
     try:
-        pause = _FIRST_PAUSE
-        while time.monotonic() < deadline:
-            if urgent or gate is None or gate.clear():
-                try:
-                    raw.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as exc:
-                    if not _is_busy(exc):
-                        raise
-            time.sleep(pause)
-            pause = min(pause * 2, _MAX_PAUSE)
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     finally:
         raw.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
-
-
-class _Gate:
-    """Urgent writers (webhook acknowledgements) go before ordinary ones at SQLite's write lock, across
-    processes and threads.
-
-    An urgent writer holds a shared ``flock`` on ``<database>-gate`` from before it queues for the write
-    lock until it commits; an ordinary writer (the worker issuing invoices) tries for the write lock only
-    when it could take that file exclusively, that is when no urgent writer is pending. So acknowledgements
-    wait for at most the one ordinary transaction under way, not for the next ones the worker starts back
-    to back between them. Every
-    use opens its own file description, so threads of one process are ordered too. Where ``flock`` is
-    missing, or the file cannot be created, there is no order (the retry still works).
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def _open(self) -> int | None:
-        if fcntl is None:
-            return None
-        try:
-            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:
-            return None
-
-    @contextmanager
-    def waiting(self) -> Iterator[None]:
-        """Tell ordinary writers that an urgent one waits, for as long as the block runs."""
-        fd = self._open()
-        try:
-            if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_SH)  # exclusive holders let go within microseconds
-            yield
-        finally:
-            if fd is not None:
-                os.close(fd)
-
-    def clear(self) -> bool:
-        """True when no urgent writer is waiting."""
-        fd = self._open()
-        if fd is None:
-            return True
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        finally:
-            os.close(fd)  # closing lets go of the lock
-        return True
 
 
 class Database:
@@ -185,7 +102,9 @@ class Database:
         path = url.split("///", 1)[-1]
         in_file = url.startswith("sqlite") and path not in ("", ":memory:")
         self.checkpoint_seconds = checkpoint_seconds if in_file else None
-        self._gate = _Gate(path + "-gate") if in_file else None
+        self.sqlite_path = path if in_file else None
+        #: Where webhook acknowledgements go on a SQLite file (None on PostgreSQL and in memory).
+        self.journal = AckJournal(Path(path + JOURNAL_SUFFIX)) if in_file else None
         self.engine = make_engine(url, busy_timeout_ms=busy_timeout_ms,
                                   autocheckpoint=self.checkpoint_seconds is None)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -197,32 +116,19 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def urgent(self) -> Iterator[None]:
-        """On a SQLite file, hold ordinary writers (in any process) back from the write lock while the block
-        runs. An urgent session holds it; the bridge holds it across a run of acknowledgements queued in
-        the process, so that a worker does not slip a long transaction in between two of them."""
-        with self._gate.waiting() if self._gate is not None else _nothing():
-            yield
-
-    @contextmanager
-    def session(self, *, write: bool = False, urgent: bool = False) -> Iterator[Session]:
-        """A unit of work: commits when the block ends normally, rolls back on any exception.
-
-        ``urgent`` marks a short write that someone is waiting for (a webhook's acknowledgement): on SQLite
-        it gets the write lock before ordinary writers, which wait until it is done (see :meth:`urgent`).
-        """
-        with self.urgent() if write and urgent else _nothing():
-            session = self._sessions()
-            try:
-                if write and self.is_sqlite:
-                    session.connection(execution_options={_IMMEDIATE: True, _URGENT: urgent})
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A unit of work: commits when the block ends normally, rolls back on any exception."""
+        session = self._sessions()
+        try:
+            if write and self.is_sqlite:
+                session.connection(execution_options={_IMMEDIATE: True})
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
         if write and self.checkpoint_seconds is not None:
             self._maybe_checkpoint()
 
@@ -251,7 +157,7 @@ class Database:
         WAL starts over from its beginning only when a writer finds every frame copied, which under steady
         writes it never does (each pass ends after some writer added frames), so once the WAL holds
         ``restart_frames`` frames the rest is copied while this thread holds the write lock, as an ordinary
-        writer (urgent ones go first): a pass over the few frames written meanwhile, a few milliseconds,
+        writer: a pass over the few frames written meanwhile, a few milliseconds,
         after which the next writer starts the WAL over.
         """
         frames, copied = self._passive()
@@ -271,4 +177,6 @@ class Database:
         return int(frames), int(copied)
 
     def dispose(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
         self.engine.dispose()

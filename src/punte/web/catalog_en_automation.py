@@ -10,6 +10,8 @@ EN: dict[str, str] = {
         "address into the provider's account, then save here the secret it gives you.",
     "Adresa webhook-ului (de copiat în contul procesatorului)": "Webhook address (copy it into the provider's account)",
     "Evenimente primite: {n}": "Events received: {n}",
+    "{n} așteaptă worker-ul (pornit cu punte serve sau punte worker)":
+        "{n} waiting for the worker (started by punte serve or punte worker)",
     "eșuate: {n}": "failed: {n}",
     "neconfigurat": "not configured",
     "activ": "active",

@@ -9,6 +9,7 @@ so handlers must be idempotent (they are written to check what is already done b
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 from dataclasses import dataclass
@@ -23,8 +24,34 @@ from sqlalchemy.orm import Session
 from punte.store.db import Database
 from punte.store.models import Job
 
-#: Set after any commit that enqueued a job, so an in-process worker wakes at once.
-WAKE = threading.Event()
+class _Wake(threading.Event):
+    """Set after any commit that enqueued a job (and after a stored webhook), so that an in-process worker
+    wakes at once; a worker child of this process (:mod:`punte.worker.child`) is told through a pipe."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pipes: list[int] = []
+
+    def set(self) -> None:
+        super().set()
+        for fd in list(self._pipes):
+            try:
+                os.write(fd, b"\0")
+            except BlockingIOError:
+                pass  # the pipe is full of wake-ups the child has not read yet: it is awake
+            except OSError:
+                self.stop_forwarding(fd)
+
+    def forward_to(self, fd: int) -> None:
+        """Write a byte to ``fd`` (a non-blocking pipe) whenever the event is set."""
+        self._pipes.append(fd)
+
+    def stop_forwarding(self, fd: int) -> None:
+        if fd in self._pipes:
+            self._pipes.remove(fd)
+
+
+WAKE = _Wake()
 _WAKE_FLAG = "punte_job_enqueued"
 
 

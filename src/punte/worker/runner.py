@@ -64,6 +64,9 @@ class Periodic:
 
 HANDLERS: dict[str, Handler] = {}
 PERIODIC: dict[str, Periodic] = {}
+#: Steps run before each claim of jobs: they turn work that arrived outside the job queue (the webhook
+#: journal on SQLite) into jobs, and return how many they made.
+INTAKE: dict[str, Callable[[Database, Settings], int]] = {}
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -80,6 +83,14 @@ def periodic(name: str, seconds: float) -> Callable[[Callable[..., None]], Calla
 
     def register(fn: Callable[..., None]) -> Callable[..., None]:
         PERIODIC[name] = Periodic(name, seconds, fn)
+        return fn
+
+    return register
+
+
+def intake(name: str) -> Callable[[Callable[[Database, Settings], int]], Callable[[Database, Settings], int]]:
+    def register(fn: Callable[[Database, Settings], int]) -> Callable[[Database, Settings], int]:
+        INTAKE[name] = fn
         return fn
 
     return register
@@ -230,6 +241,7 @@ class Worker:
         acknowledged (:class:`Yielding`); tests and ``--once`` run flat out.
         """
         self.tick_periodic()
+        self.take_in()
         pausing = yield_to_ingress and self.yielding.enabled
         ran = 0
         started = queue.now()  # a job retried during this pass waits for the next one
@@ -246,6 +258,16 @@ class Worker:
                 self.run_job(job)
                 ran += 1
         return ran
+
+    def take_in(self) -> int:
+        """Run the intake steps (a failure is logged: the next pass tries again)."""
+        made = 0
+        for name, step in list(INTAKE.items()):
+            try:
+                made += step(self.db, self.settings)
+            except Exception:  # noqa: BLE001 - e.g. the database busy past its timeout
+                log.exception("intake %s failed", name)
+        return made
 
     def yield_to_ingress(self) -> float:
         """Sleep while acknowledgements are arriving, at most ``longest`` in a row; returns the time slept.
@@ -314,5 +336,5 @@ class Worker:
             self._thread.join(timeout)
 
 
-__all__ = ["HANDLERS", "HANDLER_MODULES", "PERIODIC", "JobContext", "Retry", "Worker", "Yielding", "handler",
-           "ingress_age", "ingress_path", "note_ingress", "periodic"]
+__all__ = ["HANDLERS", "HANDLER_MODULES", "INTAKE", "PERIODIC", "JobContext", "Retry", "Worker", "Yielding", "handler",
+           "ingress_age", "ingress_path", "intake", "note_ingress", "periodic"]

@@ -72,8 +72,9 @@ class ProviderCard:
     previous_valid_until: datetime | None
     api_key_set: bool
     smartbill_token_set: bool
-    events: int
+    events: int  # in the inbox, plus the waiting ones
     failed: int
+    waiting: int  # acknowledged on SQLite, not yet moved into the inbox by a worker (punte.store.journal)
 
 
 def webhook_url(public_url: str, provider: str, cif: str) -> str:
@@ -82,7 +83,7 @@ def webhook_url(public_url: str, provider: str, cif: str) -> str:
 
 
 def _card(provider: str, company: Company, config: BridgeConfig | None, public_url: str,
-          counts: tuple[int, int]) -> ProviderCard:
+          counts: tuple[int, int], waiting: int) -> ProviderCard:
     shown = bridge_config.describe(config) if config is not None else {}
     until = shown.get("previous_secret_valid_until")
     values = {"series": "", "vat_rate": "", "target": "engine", "shop_domain": "",
@@ -98,7 +99,8 @@ def _card(provider: str, company: Company, config: BridgeConfig | None, public_u
         webhook_url=webhook_url(public_url, provider, company.cif), configured=config is not None, shown=shown,
         values=values, previous_valid_until=datetime.fromisoformat(until) if until else None,
         api_key_set=bool(config and config.api_key_enc),
-        smartbill_token_set=bool(config and config.smartbill_token_enc), events=counts[0], failed=counts[1],
+        smartbill_token_set=bool(config and config.smartbill_token_enc), events=counts[0] + waiting,
+        failed=counts[1], waiting=waiting,
     )
 
 
@@ -110,8 +112,10 @@ def providers_settings(request: Request, ctx: WebContext = Depends(current)) -> 
     with db.session() as s:
         company = require_company(s, membership.company_id)
         counts = bridge_config.inbox_counts(s, company)
+        waiting = db.journal.waiting(company.id) if db.journal is not None else {}
         cards = [
-            _card(p, company, bridge_config.get_config(s, company, p), public_url, counts.get(p, (0, 0)))
+            _card(p, company, bridge_config.get_config(s, company, p), public_url, counts.get(p, (0, 0)),
+                  waiting.get(p, 0))
             for p in PROVIDERS
         ]
         series = companies.list_series(s, company, "f")
