@@ -5,6 +5,7 @@
     punte bridge stripe --cif RO18547290 --webhook-secret whsec_... [--api-key sk_...] [--series FCT]
     punte bridge events --cif RO18547290 [--status failed]
     punte bridge retry 42 [--set buyer.county=Cluj]
+    punte bridge checkout --cif RO18547290 --series FCT --number 12 [--proforma]
 """
 
 from __future__ import annotations
@@ -248,3 +249,33 @@ def retry(
         console.print(f"  - {problem['field']} ({problem['kind']}): {problem['text']}", soft_wrap=True)
     if outcome.status == "failed":
         raise typer.Exit(code=1)
+
+
+@bridge_app.command("checkout")
+def checkout(
+    cif: Cif,
+    series: Annotated[str, typer.Option(help="The document's series.")],
+    number: Annotated[str, typer.Option(help="The document's number.")],
+    proforma: Annotated[bool, typer.Option("--proforma", help="The document is a proforma, not an invoice.")] = False,
+) -> None:
+    """A Stripe payment link for an issued invoice or proforma still to be paid (when the one asked for at
+    issue could not be made, or expired); a link made in the last 23 hours is printed again."""
+    from punte.services.bridge_checkout import configure_runtime, renew_checkout
+    from punte.services.companies import get_company
+    from punte.services.operations import require_document
+
+    settings = get_settings()
+    db = _database(settings)
+    configure_runtime(settings.resolved_secret_key(), settings.public_url)
+    try:
+        with db.session() as session:
+            company = get_company(session, cif)
+            document = require_document(session, company, "proforma" if proforma else "invoice", series, number)
+            company_id, document_id = company.id, document.id
+        outcome = renew_checkout(db, company_id, document_id, actor=ACTOR)
+    except DomainError as exc:
+        _fail(exc.text)
+        return
+    if outcome.error:
+        _fail(outcome.error)
+    console.print(outcome.url, soft_wrap=True)

@@ -23,22 +23,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from punte.crypto import SecretBox
+from punte.domain.documents import INVOICE, PROFORMA
 from punte.domain.errors import DomainError
 from punte.providers.stripe import DOCUMENT_METADATA, to_minor
 from punte.store.db import Database
-from punte.store.models import Company, Document
+from punte.store.models import Company, Document, Event
 from punte.store.models_bridge import BridgeCheckout
 
 from . import events
 from .bridge_clients import Refused, Unavailable, stripe_api
 from .bridge_config import decrypted, get_config
+from .payments import paid_amount
 
 log = logging.getLogger("punte.bridge")
 
@@ -110,10 +114,13 @@ class CheckoutOutcome:
     error: str | None = None
 
 
-def defer_checkout(session: Session, company: Company, document: Document) -> PendingCheckout:
+def defer_checkout(session: Session, company: Company, document: Document, *, amount: Decimal | None = None,
+                   attempt: int = 0) -> PendingCheckout:
     """Validate ``document`` (flushed, with its number) for a Checkout link, to be made after the commit.
 
     A total Stripe cannot charge refuses the document here, in its transaction, so no number is taken.
+    ``amount``: what the link charges (default the document's total); ``attempt``: how many links were
+    asked for the document before (each attempt has its own idempotency key).
     """
     config = get_config(session, company, "stripe")
     if config is None or not config.api_key_enc:
@@ -122,8 +129,9 @@ def defer_checkout(session: Session, company: Company, document: Document) -> Pe
         raise DomainError("Linkul de plata se genereaza doar pentru documente emise, nu pentru ciorne.")
     api_key = decrypted(SecretBox(_secret_key()), config.api_key_enc)
     assert api_key is not None
+    charged = document.gross_total if amount is None else amount
     try:
-        minor = to_minor(document.gross_total, document.currency)
+        minor = to_minor(charged, document.currency)
     except ValueError as exc:
         raise DomainError(f"Totalul documentului nu poate fi incasat prin Stripe: {exc}") from exc
     if minor <= 0:
@@ -131,8 +139,8 @@ def defer_checkout(session: Session, company: Company, document: Document) -> Pe
     return PendingCheckout(
         company_id=company.id, document_id=document.id, actor=document.created_by, api_key=api_key,
         api_base_url=config.api_base_url, form=_form(company, document, minor),
-        idempotency_key=f"punte-checkout-{company.cif}-{document.id}", amount=document.gross_total,
-        currency=document.currency,
+        idempotency_key=f"punte-checkout-{company.cif}-{document.id}" + (f"-{attempt}" if attempt else ""),
+        amount=charged, currency=document.currency,
     )
 
 
@@ -209,7 +217,54 @@ def _store(db: Database, pending: PendingCheckout, outcome: CheckoutOutcome, ses
                           data={"provider": "stripe", "reason": outcome.error})
 
 
+#: Stripe's Checkout Sessions expire 24 hours after they are made (its default); a link older than this is
+#: taken for expired and a new one is made when asked for.
+LINK_LIFETIME = timedelta(hours=23)
+
+
+def renew_checkout(db: Database, company_id: int, document_id: int, *, actor: str,
+                   now: datetime | None = None) -> CheckoutOutcome:
+    """A payment link for an issued invoice or proforma that is still to be paid, made now.
+
+    For a document whose link could not be made at issue (Stripe was down, say), whose link expired, or
+    that was issued without one. A link made less than :data:`LINK_LIFETIME` ago is given again rather
+    than a second one. The link charges what is left to pay. Refusals are :class:`DomainError`; a Stripe
+    failure is an outcome with ``error`` (and a ``checkout_failed`` event), as at issue.
+    """
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        company = session.get(Company, company_id)
+        document = session.get(Document, document_id)
+        if company is None or document is None or document.company_id != company_id:
+            raise DomainError("Documentul nu exista.")
+        if document.kind not in (INVOICE, PROFORMA) or document.status != "issued" or document.reverses_id:
+            raise DomainError("Linkul de plata se face doar pentru o factura sau o proforma emisa (nu storno, "
+                              "nu anulata, nu ciorna).")
+        due = document.gross_total
+        if document.kind == INVOICE:
+            due -= paid_amount(session, document.id)
+        elif session.scalar(select(Document.id).where(Document.estimate_id == document.id,
+                                                      Document.status != "cancelled").limit(1)) is not None:
+            raise DomainError("Proforma a fost deja facturata.")
+        if due <= 0:
+            raise DomainError("Documentul este deja incasat.")
+        last = session.scalar(select(BridgeCheckout).where(BridgeCheckout.document_id == document.id)
+                              .order_by(BridgeCheckout.id.desc()).limit(1))
+        if last is not None and last.amount == due and _aware(last.created_at) > now - LINK_LIFETIME:
+            return CheckoutOutcome(url=last.url)
+        attempts = (session.scalar(select(func.count()).select_from(BridgeCheckout)
+                                   .where(BridgeCheckout.document_id == document.id)) or 0) + (
+            session.scalar(select(func.count()).select_from(Event).where(
+                Event.entity == "document", Event.entity_id == document.id, Event.action == "checkout_failed")) or 0)
+        pending = replace(defer_checkout(session, company, document, amount=due, attempt=attempts), actor=actor)
+    return complete_checkout(db, pending)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 __all__ = [
-    "NOT_CONFIGURED", "RUNTIME", "CheckoutOutcome", "PendingCheckout", "complete_checkout", "configure_runtime",
-    "defer_checkout", "plan_checkout",
+    "LINK_LIFETIME", "NOT_CONFIGURED", "RUNTIME", "CheckoutOutcome", "PendingCheckout", "complete_checkout",
+    "configure_runtime", "defer_checkout", "plan_checkout", "renew_checkout",
 ]

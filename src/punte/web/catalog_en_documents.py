@@ -57,4 +57,13 @@ EN: dict[str, str] = {
     "Schimbă statutul de TVA": "Change the VAT status",
     "Statut nou": "New status",
     "plătitor de TVA, cu TVA la încasare": "VAT payer, with VAT on collection",
+    # the Stripe payment link of a document
+    "Documentul nu are un link de plată.": "The document has no payment link.",
+    "Generează link de plată": "Make a payment link",
+    "Link de plată": "Payment link",
+    "Linkul de plată: {url}": "The payment link: {url}",
+    "Plată online (Stripe)": "Online payment (Stripe)",
+    "Ultima încercare a eșuat:": "The last attempt failed:",
+    "activ": "active",
+    "expirat": "expired",
 }

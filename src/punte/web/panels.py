@@ -18,7 +18,7 @@ from punte.services import quotas
 from punte.services.issuing import today_in_romania
 from punte.store.models import Company, Document
 
-from . import document_mail, efactura_queries, queries
+from . import document_checkout, document_mail, efactura_queries, queries
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ OVERVIEW_CARDS: list[Card] = [
 DOCUMENT_PANELS: list[Panel] = [
     Panel("panels/efactura.html", _efactura),
     Panel("panels/payments.html", _payments),
+    Panel("panels/checkout.html", document_checkout.panel),
     Panel("panels/emails.html", document_mail.panel),
 ]
 

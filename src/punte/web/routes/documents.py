@@ -1,5 +1,6 @@
 """Documents: the list (search, filters, keyset pages), a document's page, its PDF and UBL, and actions
-(issue, reverse, cancel, restore, delete; collect a payment, delete one, print its receipt; e-mail it).
+(issue, reverse, cancel, restore, delete; collect a payment, delete one, print its receipt; e-mail it;
+make a Stripe payment link).
 
 Every action calls the same service function as the SmartBill-compatible API, in one transaction;
 the role is checked first (accountant or owner), the business rules are the services'.
@@ -20,6 +21,7 @@ from punte.efactura.ubl import build_ubl
 from punte.efactura.ubl_parties import UblError
 from punte.render.pdf import render_pdf
 from punte.services import email, operations, payment_deletes, payments
+from punte.services.bridge_checkout import renew_checkout
 from punte.services.companies import list_series, require_company
 from punte.services.issuing import issue_draft, today_in_romania
 from punte.services.receipt_view import receipt_document
@@ -30,7 +32,7 @@ from punte.store.models import Company, Document, Payment, Series
 from .. import efactura_queries, i18n, queries
 from ..actions import run_action
 from ..forms import number_text
-from ..pages import render
+from ..pages import redirect, render
 from ..panels import load_panels
 from ..security import WebContext, WebError, current, posted
 
@@ -275,6 +277,23 @@ def email_document(request: Request, doc_id: int, ctx: WebContext = Depends(post
         return _("E-mailul către {to} a fost pus în coada de trimitere.", to=message.to_addrs)
 
     return run_action(request, ctx, company_id, "accountant", op, back=f"/documents/{doc_id}")
+
+
+@router.post("/documents/{doc_id:int}/checkout")
+def checkout_link(request: Request, doc_id: int, ctx: WebContext = Depends(posted)) -> Response:
+    """A Stripe payment link for the document now (``bridge_checkout.renew_checkout``: Stripe is called with
+    no transaction open, as when the link is asked for at issue)."""
+    _ = i18n.translator(ctx.language)
+    company_id, _kind, _series, _number = _target(request, ctx, doc_id)
+    ctx.require("accountant", company_id)
+    back = f"/documents/{doc_id}"
+    try:
+        outcome = renew_checkout(request.app.state.db, company_id, doc_id, actor=ctx.email)
+    except DomainError as exc:
+        return redirect(request, back, flash=("error", exc.text))
+    if outcome.error:
+        return redirect(request, back, flash=("error", outcome.error))
+    return redirect(request, back, flash=("ok", _("Linkul de plată: {url}", url=outcome.url)))
 
 
 @router.post("/documents/{doc_id:int}/{action}")

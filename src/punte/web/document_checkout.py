@@ -1,0 +1,66 @@
+"""The online-payment panel of a document's page: its Stripe payment links, and making one now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from punte.domain.documents import INVOICE, PROFORMA
+from punte.services.bridge_checkout import LINK_LIFETIME
+from punte.services.bridge_config import get_config
+from punte.services.payments import paid_amount
+from punte.store.models import Company, Document, Event
+from punte.store.models_bridge import BridgeCheckout
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    url: str
+    amount: Decimal
+    currency: str
+    created_at: datetime
+    expired: bool
+
+
+@dataclass(frozen=True)
+class CheckoutPanel:
+    links: list[LinkRow]
+    failure: str | None  # the last failure, when it came after the last link
+    can_make: bool  # a Stripe bridge with an API key, and something left to pay
+    due: Decimal
+
+
+def panel(session: Session, doc: Document) -> CheckoutPanel | None:
+    """None for documents that cannot have a link and never had one."""
+    if doc.kind not in (INVOICE, PROFORMA) or doc.status != "issued" or doc.reverses_id:
+        return None
+    company = session.get(Company, doc.company_id)
+    config = get_config(session, company, "stripe") if company is not None else None
+    configured = config is not None and config.enabled and bool(config.api_key_enc)
+    rows = list(session.scalars(select(BridgeCheckout).where(BridgeCheckout.document_id == doc.id)
+                                .order_by(BridgeCheckout.id.desc())))
+    failed = session.scalar(select(Event).where(Event.entity == "document", Event.entity_id == doc.id,
+                                                Event.action == "checkout_failed").order_by(Event.id.desc()).limit(1))
+    if not configured and not rows and failed is None:
+        return None
+    now = datetime.now(UTC)
+    links = [LinkRow(r.url, r.amount, r.currency, r.created_at, _aware(r.created_at) <= now - LINK_LIFETIME)
+             for r in rows]
+    failure = None
+    if failed is not None and (not rows or _aware(failed.at) > _aware(rows[0].created_at)):
+        failure = str((failed.data or {}).get("reason") or "")
+    due = doc.gross_total - (paid_amount(session, doc.id) if doc.kind == INVOICE else Decimal(0))
+    invoiced = doc.kind == PROFORMA and session.scalar(
+        select(Document.id).where(Document.estimate_id == doc.id, Document.status != "cancelled").limit(1)) is not None
+    return CheckoutPanel(links=links, failure=failure, can_make=configured and due > 0 and not invoiced, due=due)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+__all__ = ["CheckoutPanel", "LinkRow", "panel"]
