@@ -298,8 +298,12 @@ def main() -> None:
     if worker is not None and args.worker_nice:
         state += f" (nice {args.worker_nice})"
     if not args.no_worker:
-        knobs = {k: env.get(f"PUNTE_WORKER_YIELD_{k.upper()}_MS", "default") for k in ("window", "pause", "max")}
-        state += ", yielding to acks " + " ".join(f"{k}={v}" for k, v in knobs.items())
+        from punte.config import Settings
+
+        defaults = {k: Settings.model_fields[f"worker_yield_{k}_ms"].default for k in ("window", "pause", "max")}
+        knobs = {k: env.get(f"PUNTE_WORKER_YIELD_{k.upper()}_MS", f"{v:g}") for k, v in defaults.items()}
+        state += ", yielding to acks " + ("off" if float(knobs["window"]) == 0 else
+                                          " ".join(f"{k}={v}ms" for k, v in knobs.items()))
     engine = sa.create_engine(url)
     try:
         for _ in range(300):

@@ -159,7 +159,7 @@ def test_settings_give_the_knobs_and_the_file_in_the_data_dir(settings: Settings
     tuned = settings.model_copy(update={"worker_yield_window_ms": 30, "worker_yield_pause_ms": 5,
                                         "worker_yield_max_ms": 400})
     assert Yielding.from_settings(tuned) == Yielding(0.03, 0.005, 0.4, settings.data_dir / "bridge-ingress")
-    assert Yielding.from_settings(settings).enabled  # on by default in a running worker
+    assert not Yielding.from_settings(settings).enabled  # off by default (decision 59)
 
 
 # ---- the mark, through the webhook route -------------------------------------------------------------------------
