@@ -194,6 +194,11 @@ def events_list(
     except DomainError as exc:
         _fail(exc.text)
         return
+    journal = db.journal.waiting(company.id) if db.journal is not None else {}
+    waiting = journal.get(provider, 0) if provider else sum(journal.values())
+    if waiting:  # on stderr: --json's standard output stays one event per line
+        err.print(f"{waiting} livrari confirmate asteapta worker-ul (punte serve sau punte worker), "
+                  "care le trece in lista.", soft_wrap=True)
     if as_json:
         for r in rows:
             typer.echo(json.dumps({

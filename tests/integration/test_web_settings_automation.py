@@ -181,9 +181,11 @@ def test_disabling_from_the_page_refuses_deliveries_and_counts_show_on_the_card(
     assert "Evenimente primite: 1" in page and "eșuate: 0" in page
     if db.journal is not None:  # SQLite: acknowledged into the journal; no worker ran yet
         assert "1 așteaptă worker-ul" in page
+        assert 'id="bridge-waiting"' in client.get("/bridge/events").text
         drain_journal(db)
         page = client.get("/settings/providers").text
         assert "Evenimente primite: 1" in page and "așteaptă worker-ul" not in page
+        assert 'id="bridge-waiting"' not in client.get("/bridge/events").text
     assert 'href="/bridge/events?provider=stripe"' in page
     form = stripe_form(csrf)
     form.pop("enabled")

@@ -95,7 +95,7 @@ class Receipt:
     event_id: str
     event_type: str
     stored: bool
-    inbox_id: int | None
+    inbox_id: int | None  # None for a repeat, and on SQLite, where the inbox row is made by the worker
 
 
 def receive(

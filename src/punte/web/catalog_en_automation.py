@@ -10,6 +10,9 @@ EN: dict[str, str] = {
         "address into the provider's account, then save here the secret it gives you.",
     "Adresa webhook-ului (de copiat în contul procesatorului)": "Webhook address (copy it into the provider's account)",
     "Evenimente primite: {n}": "Events received: {n}",
+    "{n} livrări confirmate așteaptă worker-ul, care le trece aici (pornit cu punte serve sau punte worker).":
+        "{n} acknowledged deliveries are waiting for the worker, which moves them here (started by punte serve or "
+        "punte worker).",
     "{n} așteaptă worker-ul (pornit cu punte serve sau punte worker)":
         "{n} waiting for the worker (started by punte serve or punte worker)",
     "eșuate: {n}": "failed: {n}",

@@ -44,7 +44,10 @@ def inbox(request: Request, ctx: WebContext = Depends(current)) -> Response:
         company = require_company(s, membership.company_id)
         rows = bridge.list_events(s, company, provider=provider or None, status=status or None, limit=100)
         links = bridge_queries.document_ids(s, company.id, [r.id for r in rows])
+    journal = db.journal.waiting(membership.company_id) if db.journal is not None else {}
+    waiting = journal.get(provider, 0) if provider else sum(journal.values())
     return render(request, ctx, "bridge_events.html", rows=rows, links=links, provider=provider, status_filter=status,
+                  waiting=waiting,
                   providers=PROVIDERS, statuses=STATUSES, correctable=CORRECTABLE,
                   can_retry=ctx.can("accountant"))
 
