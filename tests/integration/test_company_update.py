@@ -17,7 +17,14 @@ from typer.testing import CliRunner
 from punte.cli import app as cli_app
 from punte.config import get_settings
 from punte.domain.errors import DomainError
-from punte.services.companies import CompanyChanges, get_company, update_company, vat_status_on
+from punte.services.companies import (
+    CompanyChanges,
+    CompanyData,
+    add_company,
+    get_company,
+    update_company,
+    vat_status_on,
+)
 from punte.services.issuing import today_in_romania
 from punte.store.models import Company, Event
 from tests.integration.web_support import add_web_user, issue_invoice, logged_in
@@ -94,6 +101,26 @@ def test_bad_data_is_refused_and_nothing_changes(db, account, changes: dict[str,
     company = _company(db, account.cif)
     assert company.name == "Firma Test SRL" and company.iban == "RO49AAAA1B31007593840000"
     assert _update_events(db) == []
+
+
+@pytest.mark.parametrize(("changes", "text"), [
+    ({"iban": "RO49AAAA1B31007593840001"}, "IBAN-ul RO49AAAA1B31007593840001 nu este valid."),
+    ({"county": "Transilvania"}, "Judetul Transilvania nu a fost recunoscut."),
+    ({"name": "   "}, "Numele firmei trebuie specificat."),
+    ({"intra_cif": "RO123"}, "Codul de TVA intracomunitar RO123 nu este valid."),
+])
+def test_a_new_company_is_checked_as_a_change_is(db, changes: dict[str, str], text: str) -> None:  # type: ignore[no-untyped-def]
+    good = {"cif": "RO14399840", "name": "Firma Noua SRL", "county": "jud. Cluj", "city": "Cluj-Napoca",
+            "address": "Str.  Lunga   1", "email": "office@firma.ro"}
+    with pytest.raises(DomainError) as refused, db.session(write=True) as s:
+        add_company(s, CompanyData(**{**good, **changes}), actor="test")  # type: ignore[arg-type]
+    assert refused.value.text == text
+    with db.session() as s:
+        assert s.scalar(select(Company).where(Company.cif == "14399840")) is None
+    with db.session(write=True) as s:
+        add_company(s, CompanyData(**good), actor="test")  # type: ignore[arg-type]
+    company = _company(db, "14399840")
+    assert (company.county, company.address, company.name) == ("Cluj", "Str. Lunga 1", "Firma Noua SRL")
 
 
 def test_a_foreign_county_is_kept_as_written(db, account) -> None:  # type: ignore[no-untyped-def]

@@ -45,27 +45,22 @@ class CompanyData:
 
 
 def add_company(session: Session, data: CompanyData, *, actor: str) -> Company:
-    """Create a company with today's VAT rates (plus the historical ones) and the usual units."""
+    """Create a company with today's VAT rates (plus the historical ones) and the usual units.
+
+    Its data is checked and normalised as :func:`update_company` checks a change (county, IBAN, e-mail,
+    phone, VAT id, lengths), so a company cannot be created with data it could not be edited to.
+    """
     digits = validate_cif(data.cif)
-    if not data.name.strip():
-        raise DomainError("Numele firmei trebuie specificat.")
     if session.scalar(select(Company).where(Company.cif == digits)) is not None:
         raise DomainError(f"Firma cu CIF {digits} exista deja.")
-    company = Company(
-        cif=digits,
-        name=data.name.strip(),
-        reg_com=data.reg_com,
-        address=data.address,
-        city=data.city,
-        county=data.county,
-        country=data.country or "Romania",
-        iban=data.iban,
-        bank=data.bank,
-        email=data.email,
-        phone=data.phone,
-        intra_cif=data.intra_cif,
+    blank = Company(cif=digits, name="", country="Romania")
+    values = _cleaned(blank, CompanyChanges(
+        name=data.name, reg_com=data.reg_com or "", address=data.address or "", city=data.city or "",
+        county=data.county or "", country=data.country or "Romania", iban=data.iban or "", bank=data.bank or "",
+        email=data.email or "", phone=data.phone or "", intra_cif=data.intra_cif or "",
         uses_product_codes=data.uses_product_codes,
-    )
+    ))
+    company = Company(cif=digits, **values)
     session.add(company)
     session.flush()
     session.add(
