@@ -162,6 +162,7 @@ class ReadInvoice:
             mentions="\n".join(mentions) or None,
             reverses=reverses,
             paid_amount=self.prepaid,
+            extra={"credit_note": True} if self.kind == "credit_note" else {},
         )
 
     def _extra_mentions(self) -> list[str]:

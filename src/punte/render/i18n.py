@@ -21,6 +21,10 @@ _TRANSLATIONS: dict[str, tuple[str, str, str, str, str, str, str]] = {
         "Factură storno", "Credit note", "Facture d'avoir", "Stornorechnung", "Fattura di storno",
         "Factura rectificativa", "Sztornó számla",
     ),
+    "credit_note": (
+        "Notă de creditare", "Credit note", "Avoir", "Gutschrift", "Nota di credito", "Nota de crédito",
+        "Jóváírás",
+    ),
     "proforma": (
         "Factură proformă", "Proforma invoice", "Facture proforma", "Proforma-Rechnung",
         "Fattura proforma", "Factura proforma", "Proforma számla",

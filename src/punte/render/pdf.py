@@ -167,6 +167,8 @@ class _Renderer:
         self.places, self.precision = places(doc.currency), max(2, min(4, doc.precision))
         self.vat = doc.seller_vat_payer
         kind = "proforma" if doc.kind == PROFORMA else "receipt" if doc.kind == RECEIPT else "invoice"
+        if kind == "invoice" and doc.extra.get("credit_note"):  # a received UBL CreditNote
+            kind = "credit_note"
         self.title = self.t["storno" if doc.is_storno and kind == "invoice" else kind].upper()
         self.number_text = f"{self.t['series']} {doc.series} {self.t['number']} {doc.number or '—'}"
         if not doc.series:  # a received invoice's number (UBL BT-1) is printed whole, without a series

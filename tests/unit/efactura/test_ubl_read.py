@@ -84,6 +84,7 @@ def test_credit_note_reads_the_invoice_it_corrects_and_prints_as_its_storno() ->
     assert printed.is_storno and printed.reverses.number == "FCT0042"
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(render_pdf(printed))).pages)
     assert "FCT0043" in text and "FCT0042" in text
+    assert "NOTĂ DE CREDITARE" in text and "FACTURĂ" not in text.split("FCT0043")[0]  # titled as what it is
 
 
 def test_credit_note_without_reference_says_it_is_a_credit_note() -> None:
@@ -93,6 +94,11 @@ def test_credit_note_without_reference_says_it_is_a_credit_note() -> None:
     printed = read.to_document()
     assert read.preceding_number is None and not printed.is_storno
     assert (printed.mentions or "").startswith("Nota de creditare (cod 381)")
+    from pypdf import PdfReader
+    import io
+
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(render_pdf(printed))).pages)
+    assert text.lstrip().startswith("NOTĂ DE CREDITARE") or "NOTĂ DE CREDITARE" in text[:200]
 
 
 def test_supplier_iban_and_prepaid_amount_are_read() -> None:
