@@ -51,3 +51,9 @@ def test_received_invoice_pdf_shows_four_decimal_prices_discounts_delivery_and_t
     assert totals.allowance_total == Decimal("5.00")
     for amount in (totals.line_total, totals.net_total, totals.vat_total, totals.gross_total):
         assert f"{ro(amount)} RON" in text
+
+    [listed] = get(live, account, "", lines="1").json()["invoices"]  # the API lists the discount as well
+    kinds = [(entry["kind"], entry["name"]) for entry in listed["lines"]]
+    assert kinds[-1] == ("allowance", "Discount fidelitate") and {k for k, _ in kinds[:-1]} == {"line"}
+    assert listed["lines"][-1]["netAmount"] == "-5.00"
+    assert sum(Decimal(entry["netAmount"]) for entry in listed["lines"]) == Decimal(listed["netTotal"])

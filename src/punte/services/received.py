@@ -59,7 +59,7 @@ from punte.efactura.anaf.errors import (
 )
 from punte.efactura.anaf.limits import DbCallBudget
 from punte.efactura.anaf.oauth import OAuthError, OAuthTransientError
-from punte.efactura.ubl_read import ReadInvoice, UblReadError, read_ubl
+from punte.efactura.ubl_read import ReadAllowance, ReadInvoice, UblReadError, read_ubl
 from punte.store.db import Database
 from punte.store.models import Company, Job
 from punte.store.models_anaf import AnafToken, EfacturaSettings
@@ -380,10 +380,26 @@ def _amount(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
+def _allowance_json(a: ReadAllowance) -> dict[str, Any]:
+    return {"kind": "charge" if a.is_charge else "allowance", "reason": a.reason, "reasonCode": a.reason_code,
+            "amount": _amount(a.signed_amount), "percentage": _amount(a.percentage),
+            "baseAmount": _amount(a.base_amount)}
+
+
 def _lines_json(read: ReadInvoice) -> list[dict[str, Any]]:
-    return [{"name": ln.name, "description": ln.description, "code": ln.code, "quantity": _amount(ln.quantity),
-             "unitCode": ln.unit_code, "unitPrice": _amount(ln.unit_price), "netAmount": _amount(ln.net_amount),
-             "vatCategory": ln.vat_category, "vatPercentage": _amount(ln.vat_percentage)} for ln in read.lines]
+    """The product lines (``kind`` "line", with the allowances and charges already inside their net amount),
+    then one entry per document-level allowance (negative ``netAmount``) or charge, so that the entries'
+    ``netAmount`` add up to the invoice's total without VAT (BT-109), as the PDF draws them."""
+    lines = [{"kind": "line", "name": ln.name, "description": ln.description, "code": ln.code,
+              "quantity": _amount(ln.quantity), "unitCode": ln.unit_code, "unitPrice": _amount(ln.unit_price),
+              "netAmount": _amount(ln.net_amount), "vatCategory": ln.vat_category,
+              "vatPercentage": _amount(ln.vat_percentage), "allowances": [_allowance_json(a) for a in ln.allowances]}
+             for ln in read.lines]
+    for a in read.allowances:
+        lines.append({**_allowance_json(a), "name": a.reason or ("Taxa" if a.is_charge else "Reducere"),
+                      "netAmount": _amount(a.signed_amount), "vatCategory": a.vat_category,
+                      "vatPercentage": _amount(a.vat_percentage)})
+    return lines
 
 
 def _vat_json(read: ReadInvoice) -> list[dict[str, Any]]:

@@ -144,7 +144,7 @@ def as_dict(row: ReceivedInvoice, *, lines: bool = False) -> dict[str, Any]:
         "downloadedAt": row.created_at.isoformat(), "sha256": row.archive_sha256,
     }
     if lines:
-        data["lines"] = row.lines
+        data["lines"] = [{"kind": "line", **entry} for entry in row.lines or []]  # older rows had no kind
         data["vatBreakdown"] = row.vat_breakdown
     return data
 
