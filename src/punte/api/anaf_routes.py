@@ -26,10 +26,10 @@ def _page(title: str, body: str, status: int) -> HTMLResponse:
 
 
 def _to_dashboard(request: Request, *, connected: Connected | None = None, error: str | None = None) -> Response | None:
-    """The dashboard's redirect to its ANAF tab, or ``None`` when the browser has no dashboard session."""
-    from punte.web.routes.settings_integrations import callback_redirect
-
-    return callback_redirect(request, connected=connected, error=error)
+    """The dashboard's redirect to its ANAF tab (``app.state.anaf_callback_redirect``, set by the dashboard when
+    it is installed), or ``None`` when the browser has no dashboard session or there is no dashboard."""
+    redirect = getattr(request.app.state, "anaf_callback_redirect", None)
+    return redirect(request, connected=connected, error=error) if redirect is not None else None
 
 
 @router.get("/anaf/callback", response_class=HTMLResponse)

@@ -42,5 +42,8 @@ def install(app: FastAPI) -> None:
         return render(request, ctx, "error.html", status=exc.status, language=request.cookies.get(LANG_COOKIE),
                       status_code=exc.status, text=exc.text)
 
+    from .routes.settings_integrations import callback_redirect
+
+    app.state.anaf_callback_redirect = callback_redirect  # /anaf/callback sends dashboard users back here
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
