@@ -42,7 +42,7 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self._pipe: int | None = None
-        self._pipe_lock = threading.Lock()
+        self._lock = threading.Lock()  # spawning, and closing the pipe, never overlap
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
 
@@ -68,35 +68,40 @@ class WorkerProcess:
         log.info("worker process %s started", self.process.pid)
 
     def _close_pipe(self) -> None:
-        with self._pipe_lock:
-            if self._pipe is not None:
-                queue.WAKE.stop_forwarding(self._pipe)
-                os.close(self._pipe)
-                self._pipe = None
+        """Callers hold ``_lock``."""
+        if self._pipe is not None:
+            queue.WAKE.stop_forwarding(self._pipe)
+            os.close(self._pipe)
+            self._pipe = None
 
     def _supervise(self) -> None:
         while True:
             process = self.process
             assert process is not None
             code = process.wait()
-            if self._stopping.is_set():
-                return
-            self._close_pipe()
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self._close_pipe()
             log.warning("worker process %s exited with %s; starting another in %.0f s", process.pid, code,
                         self.restart_after)
             if self._stopping.wait(self.restart_after):
                 return
-            try:
-                self._spawn()
-                self.restarts += 1
-            except OSError:
-                log.exception("cannot start the worker process")
+            with self._lock:
+                if self._stopping.is_set():  # stop() came meanwhile: start nothing it would not stop
+                    return
+                try:
+                    self._spawn()
+                    self.restarts += 1
+                except OSError:
+                    log.exception("cannot start the worker process")
 
     def stop(self) -> None:
         """Let the child finish the job under way and exit (terminated after ``stop_timeout``)."""
-        self._stopping.set()
-        self._close_pipe()
-        process = self.process
+        with self._lock:
+            self._stopping.set()
+            self._close_pipe()
+            process = self.process
         if process is not None and process.poll() is None:
             try:
                 process.wait(self.stop_timeout)
