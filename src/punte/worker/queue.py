@@ -31,24 +31,31 @@ class _Wake(threading.Event):
     def __init__(self) -> None:
         super().__init__()
         self._pipes: list[int] = []
+        self._pipes_lock = threading.Lock()  # no write is under way once stop_forwarding has returned
 
     def set(self) -> None:
         super().set()
-        for fd in list(self._pipes):
-            try:
-                os.write(fd, b"\0")
-            except BlockingIOError:
-                pass  # the pipe is full of wake-ups the child has not read yet: it is awake
-            except OSError:
-                self.stop_forwarding(fd)
+        if not self._pipes:
+            return
+        with self._pipes_lock:
+            for fd in list(self._pipes):
+                try:
+                    os.write(fd, b"\0")
+                except BlockingIOError:
+                    pass  # the pipe is full of wake-ups the child has not read yet: it is awake
+                except OSError:
+                    self._pipes.remove(fd)
 
     def forward_to(self, fd: int) -> None:
         """Write a byte to ``fd`` (a non-blocking pipe) whenever the event is set."""
-        self._pipes.append(fd)
+        with self._pipes_lock:
+            self._pipes.append(fd)
 
     def stop_forwarding(self, fd: int) -> None:
-        if fd in self._pipes:
-            self._pipes.remove(fd)
+        """After this returns, ``fd`` is never written to again (it may then be closed)."""
+        with self._pipes_lock:
+            if fd in self._pipes:
+                self._pipes.remove(fd)
 
 
 WAKE = _Wake()

@@ -64,8 +64,8 @@ class Periodic:
 
 HANDLERS: dict[str, Handler] = {}
 PERIODIC: dict[str, Periodic] = {}
-#: Steps run before each claim of jobs: they turn work that arrived outside the job queue (the webhook
-#: journal on SQLite) into jobs, and return how many they made.
+#: Steps run at the start of each pass, before jobs are claimed: they turn work that arrived outside the job
+#: queue (the webhook journal on SQLite) into jobs, and return how many they made.
 INTAKE: dict[str, Callable[[Database, Settings], int]] = {}
 
 
