@@ -46,6 +46,7 @@ from .payments import paid_amount
 
 log = logging.getLogger("punte.bridge")
 
+ZERO = Decimal(0)
 NOT_CONFIGURED = (
     "Nu este configurat niciun procesator de plati pentru generarea linkului de plata. "
     "Trimiteti in paymentUrl linkul de plata."
@@ -222,14 +223,35 @@ def _store(db: Database, pending: PendingCheckout, outcome: CheckoutOutcome, ses
 LINK_LIFETIME = timedelta(hours=23)
 
 
+def link_due(session: Session, document: Document) -> tuple[Decimal, str | None]:
+    """What a payment link made now for ``document`` would charge (what is left to pay), and why none can
+    be made (``None`` when one can): the one rule for :func:`renew_checkout` and the document page."""
+    if document.kind not in (INVOICE, PROFORMA) or document.status != "issued" or document.reverses_id:
+        return ZERO, ("Linkul de plata se face doar pentru o factura sau o proforma emisa (nu storno, nu anulata, "
+                      "nu ciorna).")
+    due = document.gross_total
+    if document.kind == INVOICE:
+        due -= paid_amount(session, document.id)
+    elif session.scalar(select(Document.id).where(Document.estimate_id == document.id,
+                                                  Document.status != "cancelled").limit(1)) is not None:
+        return ZERO, "Proforma a fost deja facturata."
+    return (due, None) if due > 0 else (ZERO, "Documentul este deja incasat.")
+
+
+def link_expired(link: BridgeCheckout, now: datetime) -> bool:
+    created = link.created_at if link.created_at.tzinfo is not None else link.created_at.replace(tzinfo=UTC)
+    return created <= now - LINK_LIFETIME
+
+
 def renew_checkout(db: Database, company_id: int, document_id: int, *, actor: str,
                    now: datetime | None = None) -> CheckoutOutcome:
     """A payment link for an issued invoice or proforma that is still to be paid, made now.
 
     For a document whose link could not be made at issue (Stripe was down, say), whose link expired, or
-    that was issued without one. A link made less than :data:`LINK_LIFETIME` ago is given again rather
-    than a second one. The link charges what is left to pay. Refusals are :class:`DomainError`; a Stripe
-    failure is an outcome with ``error`` (and a ``checkout_failed`` event), as at issue.
+    that was issued without one. A link made less than :data:`LINK_LIFETIME` ago for the same amount is
+    given again rather than a second one. The link charges what is left to pay (:func:`link_due`).
+    Refusals are :class:`DomainError`; a Stripe failure is an outcome with ``error`` (and a
+    ``checkout_failed`` event), as at issue.
     """
     now = now or datetime.now(UTC)
     with db.session() as session:
@@ -237,20 +259,12 @@ def renew_checkout(db: Database, company_id: int, document_id: int, *, actor: st
         document = session.get(Document, document_id)
         if company is None or document is None or document.company_id != company_id:
             raise DomainError("Documentul nu exista.")
-        if document.kind not in (INVOICE, PROFORMA) or document.status != "issued" or document.reverses_id:
-            raise DomainError("Linkul de plata se face doar pentru o factura sau o proforma emisa (nu storno, "
-                              "nu anulata, nu ciorna).")
-        due = document.gross_total
-        if document.kind == INVOICE:
-            due -= paid_amount(session, document.id)
-        elif session.scalar(select(Document.id).where(Document.estimate_id == document.id,
-                                                      Document.status != "cancelled").limit(1)) is not None:
-            raise DomainError("Proforma a fost deja facturata.")
-        if due <= 0:
-            raise DomainError("Documentul este deja incasat.")
+        due, refusal = link_due(session, document)
+        if refusal is not None:
+            raise DomainError(refusal)
         last = session.scalar(select(BridgeCheckout).where(BridgeCheckout.document_id == document.id)
                               .order_by(BridgeCheckout.id.desc()).limit(1))
-        if last is not None and last.amount == due and _aware(last.created_at) > now - LINK_LIFETIME:
+        if last is not None and last.amount == due and not link_expired(last, now):
             return CheckoutOutcome(url=last.url)
         attempts = (session.scalar(select(func.count()).select_from(BridgeCheckout)
                                    .where(BridgeCheckout.document_id == document.id)) or 0) + (
@@ -260,11 +274,7 @@ def renew_checkout(db: Database, company_id: int, document_id: int, *, actor: st
     return complete_checkout(db, pending)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 __all__ = [
     "LINK_LIFETIME", "NOT_CONFIGURED", "RUNTIME", "CheckoutOutcome", "PendingCheckout", "complete_checkout",
-    "configure_runtime", "defer_checkout", "plan_checkout", "renew_checkout",
+    "configure_runtime", "defer_checkout", "link_due", "link_expired", "plan_checkout", "renew_checkout",
 ]

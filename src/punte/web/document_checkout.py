@@ -10,9 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from punte.domain.documents import INVOICE, PROFORMA
-from punte.services.bridge_checkout import LINK_LIFETIME
+from punte.services.bridge_checkout import link_due, link_expired
 from punte.services.bridge_config import get_config
-from punte.services.payments import paid_amount
 from punte.store.models import Company, Document, Event
 from punte.store.models_bridge import BridgeCheckout
 
@@ -48,15 +47,12 @@ def panel(session: Session, doc: Document) -> CheckoutPanel | None:
     if not configured and not rows and failed is None:
         return None
     now = datetime.now(UTC)
-    links = [LinkRow(r.url, r.amount, r.currency, r.created_at, _aware(r.created_at) <= now - LINK_LIFETIME)
-             for r in rows]
+    links = [LinkRow(r.url, r.amount, r.currency, r.created_at, link_expired(r, now)) for r in rows]
     failure = None
     if failed is not None and (not rows or _aware(failed.at) > _aware(rows[0].created_at)):
         failure = str((failed.data or {}).get("reason") or "")
-    due = doc.gross_total - (paid_amount(session, doc.id) if doc.kind == INVOICE else Decimal(0))
-    invoiced = doc.kind == PROFORMA and session.scalar(
-        select(Document.id).where(Document.estimate_id == doc.id, Document.status != "cancelled").limit(1)) is not None
-    return CheckoutPanel(links=links, failure=failure, can_make=configured and due > 0 and not invoiced, due=due)
+    due, refusal = link_due(session, doc)
+    return CheckoutPanel(links=links, failure=failure, can_make=configured and refusal is None, due=due)
 
 
 def _aware(moment: datetime) -> datetime:
