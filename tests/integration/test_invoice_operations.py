@@ -197,7 +197,10 @@ def test_rate_limit_headers_and_block(db, settings) -> None:  # type: ignore[no-
     acct = make_account(db, limited)
     with TestClient(create_app(limited, db=db, migrate=False)) as c:
         answers = [c.get(f"{API}/tax", headers=acct.headers, params={"cif": acct.cif}) for _ in range(4)]
+        other = [c.get("/healthz", headers=acct.headers) for _ in range(4)]  # only /SBORO/ counts
     assert [a.status_code for a in answers] == [200, 200, 200, 403]
+    assert answers[3].json()["errorText"] == "Ati depasit numarul de apeluri permise. Accesul este blocat temporar."
+    assert [a.status_code for a in other] == [200] * 4 and "X-RateLimit-Limit" not in other[0].headers
     assert answers[0].headers["X-RateLimit-Limit"] == "3"
     assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
     assert int(answers[3].headers["X-RateLimit-Reset"]) > int(answers[0].headers["X-RateLimit-Reset"])

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from punte import __version__
 from punte.config import Settings, get_settings
@@ -16,10 +16,10 @@ from punte.store.db import Database
 from punte.store.migrate import upgrade
 
 from .anaf_routes import router as anaf_router
-from .context import ApiError, AuthCache, WriteTurns, basic_credentials, error_response
+from .context import ApiError, AuthCache, WriteTurns, error_response
 from .email_routes import router as email_router
 from .operations_routes import router as operations_router
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, RateLimitMiddleware
 from .payment_routes import router as payment_router
 from .smartbill_routes import router as smartbill_router
 from .stock_routes import router as stock_router
@@ -75,23 +75,10 @@ def create_app(
         settings.rate_limit_calls, settings.rate_limit_window_seconds, settings.rate_limit_block_seconds
     )
 
-    @app.middleware("http")
-    async def rate_limit(request: Request, call_next):  # type: ignore[no-untyped-def]
-        if not request.url.path.startswith("/SBORO/"):
-            return await call_next(request)
-        creds = basic_credentials(request)
-        key = f"user:{creds[0].strip().lower()}" if creds else f"ip:{request.client.host if request.client else '-'}"
-        verdict = app.state.limiter.hit(key)
-        if not verdict.allowed:
-            response: Response = error_response(
-                403, "Ati depasit numarul de apeluri permise. Accesul este blocat temporar."
-            )
-        else:
-            response = await call_next(request)
-        response.headers["X-RateLimit-Limit"] = str(verdict.limit)
-        response.headers["X-RateLimit-Remaining"] = str(verdict.remaining)
-        response.headers["X-RateLimit-Reset"] = str(verdict.reset)
-        return response
+    app.add_middleware(
+        RateLimitMiddleware, limiter=lambda: app.state.limiter,
+        refuse=lambda: error_response(403, "Ati depasit numarul de apeluri permise. Accesul este blocat temporar."),
+    )
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
