@@ -187,16 +187,19 @@ def worker(
     settings = get_settings()
     runner = Worker(_database(settings), settings,
                     poll_interval=poll if poll is not None else settings.worker_poll_seconds)
-    if wake_fd is not None:
+    if wake_fd is not None:  # punte serve's child: it stops when the server closes the pipe
         from punte.worker.child import listen_for_wakes
 
+        # Ctrl+C in the terminal reaches the whole process group: the server shuts down and closes the pipe,
+        # and the job under way is finished rather than interrupted.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         listen_for_wakes(wake_fd, lambda: runner.stop(timeout=0))
     if once:
         ran = runner.run_until_idle(timeout=3600)
         console.print(f"{ran} jobs run")
         return
     signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
-    console.print(f"worker {runner.worker_id} running; Ctrl+C stops it")
+    console.print(f"worker {runner.worker_id} running" + ("" if wake_fd is not None else "; Ctrl+C stops it"))
     try:
         runner.run_forever()
     except KeyboardInterrupt:
