@@ -174,19 +174,29 @@ def stripe_bridge(db: Database, settings: Settings, account: Account) -> Account
 
 
 def test_a_verified_delivery_marks_the_ingress_file_a_forged_one_does_not(
-        client: Any, settings: Settings, stripe_bridge: Account) -> None:
+        client: Any, db: Database, settings: Settings, stripe_bridge: Account) -> None:
+    from fastapi.testclient import TestClient
+
+    from punte.api.app import create_app
+
     path = ingress_path(settings)
     if path.exists():
         path.unlink()
-    body = body_of(event("checkout.session.completed", checkout_session(pi="pi_forged", amount=1000)))
-    forged = client.post(URL, content=body, headers=stripe_headers(body, "whsec_not_the_secret"))
-    assert forged.status_code == 400
-    assert not path.exists()
+    body = body_of(event("checkout.session.completed", checkout_session(pi="pi_default", amount=1000)))
+    assert client.post(URL, content=body, headers=stripe_headers(body)).status_code == 200
+    assert not path.exists()  # yielding is off by default: nothing to tell a worker apart
 
-    time.sleep(0.02)  # past the touch interval of earlier deliveries in this process
-    body = body_of(event("checkout.session.completed", checkout_session(pi="pi_marks", amount=1000)))
-    answer = client.post(URL, content=body, headers=stripe_headers(body))
+    tuned = settings.model_copy(update={"worker_yield_window_ms": 20})
+    with TestClient(create_app(tuned, db=db, migrate=False)) as yielding:
+        body = body_of(event("checkout.session.completed", checkout_session(pi="pi_forged", amount=1000)))
+        forged = yielding.post(URL, content=body, headers=stripe_headers(body, "whsec_not_the_secret"))
+        assert forged.status_code == 400
+        assert not path.exists()
+
+        time.sleep(0.02)  # past the touch interval of earlier deliveries in this process
+        body = body_of(event("checkout.session.completed", checkout_session(pi="pi_marks", amount=1000)))
+        answer = yielding.post(URL, content=body, headers=stripe_headers(body))
     assert answer.status_code == 200
     assert path.exists() and time.time() - path.stat().st_mtime < 5
-    worker = Worker(client.app.state.db, settings, run_periodic=False)
+    worker = Worker(db, tuned, run_periodic=False)
     assert worker.yielding.path == path  # the worker apart looks where the route marks

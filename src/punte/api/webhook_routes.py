@@ -55,7 +55,10 @@ async def receive_webhook(provider: str, cif: str, request: Request) -> JSONResp
 def install(app: FastAPI) -> None:
     """Mount the webhook routes and give the bridge what it needs from the running app."""
     app.state.bridge_box = SecretBox(app.state.secret_key)
-    app.state.ingress_file = ingress_path(app.state.settings)  # running workers yield to acknowledgements
+    settings = app.state.settings
+    # running workers yield to acknowledgements only when configured to (PUNTE_WORKER_YIELD_WINDOW_MS > 0);
+    # otherwise no acknowledgement touches the file
+    app.state.ingress_file = ingress_path(settings) if settings.worker_yield_window_ms > 0 else None
     configure_runtime(app.state.secret_key, app.state.settings.public_url, app.state.worker_services)
     app.include_router(router)
 
