@@ -182,10 +182,13 @@ def test_disabling_from_the_page_refuses_deliveries_and_counts_show_on_the_card(
     if db.journal is not None:  # SQLite: acknowledged into the journal; no worker ran yet
         assert "1 așteaptă worker-ul" in page
         assert 'id="bridge-waiting"' in client.get("/bridge/events").text
+        assert client.get("/healthz").json() | {"version": ""} == {
+            "status": "ok", "version": "", "worker": "none", "webhooksWaiting": 1}
         drain_journal(db)
         page = client.get("/settings/providers").text
         assert "Evenimente primite: 1" in page and "așteaptă worker-ul" not in page
         assert 'id="bridge-waiting"' not in client.get("/bridge/events").text
+        assert client.get("/healthz").json()["webhooksWaiting"] == 0
     assert 'href="/bridge/events?provider=stripe"' in page
     form = stripe_form(csrf)
     form.pop("enabled")

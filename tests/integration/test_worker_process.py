@@ -179,10 +179,13 @@ def test_serve_runs_its_worker_in_a_child_that_is_woken_restarted_and_stopped_wi
 
     with _serve(env, tmp_path) as (server, base):
         child = _wait(lambda: _children(server.pid), 30, "no worker child")[0]
+        health = httpx.get(f"{base}/healthz").json()
+        assert (health["status"], health["worker"], health["webhooksWaiting"]) == ("ok", "running", 0)
         _pay(base, 1)
         _wait(lambda: invoiced() == 1, 30, "the child did not issue the invoice")
 
         os.kill(child, signal.SIGKILL)  # a crashed worker is started again
+        _wait(lambda: httpx.get(f"{base}/healthz").json()["worker"] == "restarting", 10, "healthz missed the crash")
         again = _wait(lambda: [p for p in _children(server.pid) if p != child], 30, "no new worker child")[0]
         _pay(base, 2)
         _wait(lambda: invoiced() == 2, 30, "the new child did not issue the invoice")
@@ -233,7 +236,8 @@ def test_create_app_runs_the_worker_as_asked(tmp_path: Path, process: bool, monk
     settings = Settings(data_dir=tmp_path, secret_key="k", database_url=f"sqlite:///{tmp_path / 'p.db'}",
                         worker_poll_seconds=300, bnr_auto_fetch=False, received_sync_minutes=0)
     application = create_app(settings, worker=True, worker_process=process)
-    with TestClient(application):
+    with TestClient(application) as client:
+        assert client.get("/healthz").json()["worker"] == "running"
         runner = application.state.worker
         assert isinstance(runner, WorkerProcess if process else Worker)
         if process:

@@ -14,6 +14,7 @@ from punte import __version__
 from punte.config import Settings, get_settings
 from punte.store.db import Database
 from punte.store.migrate import upgrade
+from punte.worker.child import WorkerProcess
 
 from .anaf_routes import router as anaf_router
 from .context import ApiError, AuthCache, WriteTurns, error_response
@@ -40,8 +41,6 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner: Any = None
         if worker and worker_process:
-            from punte.worker.child import WorkerProcess
-
             runner = WorkerProcess(poll=settings.worker_poll_seconds, environment=settings.as_environment())
             runner.start()
         elif worker:
@@ -97,8 +96,18 @@ def create_app(
         return error_response(405, "Metoda HTTP nu este permisa pentru aceasta adresa.")
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def healthz() -> dict[str, object]:
+        """For load balancers and monitoring: the version, the embedded worker, the webhooks waiting for it."""
+        runner = getattr(app.state, "worker", None)
+        if runner is None:
+            state = "none"  # PUNTE_EMBEDDED_WORKER=false: workers run apart
+        elif isinstance(runner, WorkerProcess):
+            alive = runner.process is not None and runner.process.poll() is None
+            state = "running" if alive else "restarting"
+        else:
+            state = "running"  # a thread of this process
+        waiting = database.journal.count() if database.journal is not None else 0
+        return {"status": "ok", "version": __version__, "worker": state, "webhooksWaiting": waiting}
 
     app.include_router(smartbill_router)
     app.include_router(operations_router)

@@ -116,6 +116,13 @@ class AckJournal:
         return [Delivery(company_id=r[1], provider=r[2], event_id=r[3], event_type=r[4], body=r[5],
                          headers=json.loads(r[6]), received_at=datetime.fromisoformat(r[7]), id=r[0]) for r in rows]
 
+    def count(self) -> int:
+        """How many deliveries wait here, all companies together."""
+        if not self.path.exists():
+            return 0
+        with self._lock:
+            return int(self._connection().execute("SELECT count(*) FROM deliveries").fetchone()[0])
+
     def waiting(self, company_id: int) -> dict[str, int]:
         """How many deliveries of the company each provider has here (not yet moved by a worker)."""
         if not self.path.exists():
