@@ -63,7 +63,7 @@ class AckJournal:
     """The journal file of one SQLite database, shared by the threads of a process.
 
     Writers of the process take turns on a lock of the process (no polling between them); between
-    processes, ``BEGIN IMMEDIATE`` is retried in short steps (:func:`punte.store.db.begin_immediate`).
+    processes, ``BEGIN IMMEDIATE`` is retried in short steps (:func:`punte.store.sqlite_lock.begin_immediate`).
     Appends never checkpoint the journal's WAL: the worker does, after it removed what it moved.
     """
 
