@@ -183,7 +183,7 @@ def events_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Inbox events with their outcome (the document made, or the missing and invalid fields)."""
-    from punte.services.bridge_ops import list_events
+    from punte.services.bridge_ops import list_events, waiting_deliveries
     from punte.services.companies import get_company
 
     db = _database(get_settings())
@@ -194,8 +194,7 @@ def events_list(
     except DomainError as exc:
         _fail(exc.text)
         return
-    journal = db.journal.waiting(company.id) if db.journal is not None else {}
-    waiting = journal.get(provider, 0) if provider else sum(journal.values())
+    waiting = waiting_deliveries(db, company.id, provider)
     if waiting:  # on stderr: --json's standard output stays one event per line
         err.print(f"{waiting} livrari confirmate asteapta worker-ul (punte serve sau punte worker), "
                   "care le trece in lista.", soft_wrap=True)

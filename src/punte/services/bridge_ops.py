@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from punte.domain.errors import DomainError
 from punte.providers.base import BUYER_FIELDS, sale_to_json
+from punte.store.db import Database
 from punte.store.models import Company, Document, Job
 from punte.store.models_bridge import BridgeInbox, BridgePayment
 from punte.worker import queue
@@ -38,6 +39,13 @@ class EventRow:
     payment_status: str | None
     document: str | None
     problems: list[dict[str, Any]]
+
+
+def waiting_deliveries(db: Database, company_id: int, provider: str | None = None) -> int:
+    """Deliveries of the company (of one provider, or of all) acknowledged into SQLite's journal and not yet
+    moved into the inbox by a worker (:mod:`punte.store.journal`); 0 on PostgreSQL."""
+    counts = db.journal.waiting(company_id) if db.journal is not None else {}
+    return counts.get(provider, 0) if provider else sum(counts.values())
 
 
 def list_events(session: Session, company: Company, *, provider: str | None = None, status: str | None = None,
@@ -142,4 +150,5 @@ def payment_summary(session: Session, payment_id: int) -> dict[str, Any]:
             "refunded": payment.refunded, "sale": sale_to_json(sale) if sale else None}
 
 
-__all__ = ["EventRow", "find_event", "find_event_any", "list_events", "payment_summary", "prepare_retry", "requeue"]
+__all__ = ["EventRow", "find_event", "find_event_any", "list_events", "payment_summary", "prepare_retry", "requeue",
+           "waiting_deliveries"]

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from punte.domain.errors import DomainError
 from punte.providers.base import BUYER_FIELDS
 from punte.services import bridge
+from punte.services.bridge_ops import waiting_deliveries
 from punte.services.companies import require_company
 from punte.store.db import Database
 
@@ -44,8 +45,7 @@ def inbox(request: Request, ctx: WebContext = Depends(current)) -> Response:
         company = require_company(s, membership.company_id)
         rows = bridge.list_events(s, company, provider=provider or None, status=status or None, limit=100)
         links = bridge_queries.document_ids(s, company.id, [r.id for r in rows])
-    journal = db.journal.waiting(membership.company_id) if db.journal is not None else {}
-    waiting = journal.get(provider, 0) if provider else sum(journal.values())
+    waiting = waiting_deliveries(db, membership.company_id, provider or None)
     return render(request, ctx, "bridge_events.html", rows=rows, links=links, provider=provider, status_filter=status,
                   waiting=waiting,
                   providers=PROVIDERS, statuses=STATUSES, correctable=CORRECTABLE,

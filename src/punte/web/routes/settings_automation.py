@@ -28,6 +28,7 @@ from punte.domain.periods import UNITS
 from punte.providers import PROVIDERS
 from punte.services import bridge_config, companies, recurring
 from punte.services.bridge_config import BridgeSettings
+from punte.services.bridge_ops import waiting_deliveries
 from punte.services.companies import require_company
 from punte.services.issuing import parse_date, today_in_romania
 from punte.services.operations import require_document
@@ -112,10 +113,9 @@ def providers_settings(request: Request, ctx: WebContext = Depends(current)) -> 
     with db.session() as s:
         company = require_company(s, membership.company_id)
         counts = bridge_config.inbox_counts(s, company)
-        waiting = db.journal.waiting(company.id) if db.journal is not None else {}
         cards = [
             _card(p, company, bridge_config.get_config(s, company, p), public_url, counts.get(p, (0, 0)),
-                  waiting.get(p, 0))
+                  waiting_deliveries(db, company.id, p))
             for p in PROVIDERS
         ]
         series = companies.list_series(s, company, "f")
