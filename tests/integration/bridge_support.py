@@ -308,6 +308,14 @@ class FakeStripe:
                 if not self._auth_ok():
                     return
                 parts = url.path.strip("/").split("/")
+                if parts[:3] == ["v1", "checkout", "sessions"] and len(parts) == 4:
+                    with fake.lock:
+                        found = fake.sessions.get(parts[3])
+                    if found is None:
+                        self._send(404, {"error": {"message": f"No such checkout.session: '{parts[3]}'"}})
+                    else:
+                        self._send(200, found)
+                    return
                 if parts[:3] == ["v1", "checkout", "sessions"] and len(parts) == 5 and parts[4] == "line_items":
                     items = fake.line_items.get(parts[3])
                     if items is None:
@@ -339,6 +347,20 @@ class FakeStripe:
                 with fake.lock:
                     fake.requests.append(("POST", url.path, dict(self.headers)))
                 if not self._auth_ok():
+                    return
+                parts = url.path.strip("/").split("/")
+                if parts[:3] == ["v1", "checkout", "sessions"] and len(parts) == 5 and parts[4] == "expire":
+                    with fake.lock:
+                        found = fake.sessions.get(parts[3])
+                        if found is not None and found["status"] == "open":
+                            found["status"] = "expired"
+                    if found is None:
+                        self._send(404, {"error": {"message": f"No such checkout.session: '{parts[3]}'"}})
+                    elif found["status"] != "expired":
+                        self._send(400, {"error": {"message": 'Only Checkout Sessions with a status in ["open"] '
+                                                              "can be expired."}})
+                    else:
+                        self._send(200, found)
                     return
                 if url.path != "/v1/checkout/sessions":
                     self._send(404, {"error": {"message": "Unrecognized request URL"}})

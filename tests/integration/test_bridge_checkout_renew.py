@@ -64,7 +64,8 @@ def test_a_link_that_failed_at_issue_is_made_later_for_what_is_left_to_pay(
         assert first.error is None and first.url.startswith("https://checkout.stripe.com/")
         (made,) = fake.sessions.values()
         assert int(made["form"]["line_items[0][price_data][unit_amount]"]) == int(invoice.gross_total * 100)
-        assert fake.requests[-1][2].get("Idempotency-Key") == f"punte-checkout-{CIF}-{invoice.id}-1"
+        # no link was ever made: the key of the attempt at issue first (Stripe had not made that session)
+        assert fake.requests[-1][2].get("Idempotency-Key") == f"punte-checkout-{CIF}-{invoice.id}"
         assert renew_checkout(db, company_id, invoice.id, actor="ana@firma.ro").url == first.url  # not twice
         assert len(fake.sessions) == 1
 
@@ -74,6 +75,7 @@ def test_a_link_that_failed_at_issue_is_made_later_for_what_is_left_to_pay(
         newest = fake.sessions[rest.url.rsplit("/", 1)[-1]]
         assert int(newest["form"]["line_items[0][price_data][unit_amount]"]) == int((invoice.gross_total - 4) * 100)
         assert fake.requests[-1][2].get("Idempotency-Key") == f"punte-checkout-{CIF}-{invoice.id}-2"
+        assert fake.sessions[first.url.rsplit("/", 1)[-1]]["status"] == "expired"  # one payable link at a time
 
         later = datetime.now(UTC) + timedelta(hours=24)  # Stripe's sessions expire after a day
         expired = renew_checkout(db, company_id, invoice.id, actor="ana@firma.ro", now=later)
@@ -156,3 +158,35 @@ def test_the_document_page_shows_the_failure_and_makes_the_link(
     assert f'href="{made["url"]}"' in answer.text and 'id="checkout-failure"' not in answer.text
     assert re.search(r"checkout-links.*activ", answer.text, re.S)
     assert Decimal(0) < Decimal(made["form"]["line_items[0][price_data][unit_amount]"])
+
+
+def test_a_lost_answer_at_issue_gives_the_session_stripe_made_not_a_second_one(
+        client: Any, db: Database, settings: Settings, account: Account) -> None:
+    with FakeStripe(api_key="sk_test_other") as down:  # the answer at issue never came back
+        setup_bridge(db, settings, api_key=API_KEY, api_base_url=down.url)
+        client.post(f"{API}/invoice", json=request(paymentUrl="Generate URL"), headers=account.headers)
+    with db.session() as s:
+        invoice = s.scalar(select(Document).where(Document.kind == "invoice"))
+    with FakeStripe() as fake:
+        setup_bridge(db, settings, api_key=API_KEY, api_base_url=fake.url)
+        made = {"id": "cs_test_made_at_issue", "object": "checkout.session", "status": "open",
+                "url": "https://checkout.stripe.com/c/pay/cs_test_made_at_issue", "metadata": {}, "form": {}}
+        fake.sessions[made["id"]] = made  # what Stripe had made under the issue's key
+        fake.by_key[f"punte-checkout-{CIF}-{invoice.id}"] = made["id"]
+        outcome = renew_checkout(db, _company_id(db), invoice.id, actor="t")
+        assert outcome.url == made["url"] and list(fake.sessions) == [made["id"]]
+
+
+def test_a_link_already_paid_is_not_replaced(client: Any, db: Database, settings: Settings,
+                                             account: Account) -> None:
+    with FakeStripe() as fake:
+        setup_bridge(db, settings, api_key=API_KEY, api_base_url=fake.url)
+        issued = client.post(f"{API}/invoice", json=request(paymentUrl="Generate URL"), headers=account.headers)
+        (made,) = fake.sessions.values()
+        made["status"] = "complete"  # paid; Stripe's events are on their way
+        _pay(client, account, issued.json()["number"], "1")  # meanwhile a part was paid another way
+        with db.session() as s:
+            invoice_id = s.scalar(select(Document.id).where(Document.kind == "invoice"))
+        with pytest.raises(DomainError, match="deja platit"):
+            renew_checkout(db, _company_id(db), invoice_id, actor="t")
+        assert len(fake.sessions) == 1 and made["status"] == "complete"

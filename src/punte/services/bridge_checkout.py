@@ -22,7 +22,7 @@ with Stripe's reason, and the failure is an event on the document (``checkout_fa
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -140,9 +140,14 @@ def defer_checkout(session: Session, company: Company, document: Document, *, am
     return PendingCheckout(
         company_id=company.id, document_id=document.id, actor=document.created_by, api_key=api_key,
         api_base_url=config.api_base_url, form=_form(company, document, minor),
-        idempotency_key=f"punte-checkout-{company.cif}-{document.id}" + (f"-{attempt}" if attempt else ""),
+        idempotency_key=checkout_key(company, document, attempt),
         amount=charged, currency=document.currency,
     )
+
+
+def checkout_key(company: Company, document: Document, attempt: int = 0) -> str:
+    """The idempotency key of the ``attempt``-th link asked for the document (0: the one at issue)."""
+    return f"punte-checkout-{company.cif}-{document.id}" + (f"-{attempt}" if attempt else "")
 
 
 def _form(company: Company, document: Document, minor: int) -> list[tuple[str, str]]:
@@ -168,24 +173,18 @@ def _form(company: Company, document: Document, minor: int) -> list[tuple[str, s
     return form
 
 
-def complete_checkout(db: Database, pending: PendingCheckout) -> CheckoutOutcome:
+def complete_checkout(db: Database, pending: PendingCheckout, *, keys: Sequence[str] | None = None) -> CheckoutOutcome:
     """After the commit: ask Stripe (no transaction open), then record the outcome in a short transaction.
 
+    ``keys``: the idempotency keys to try in turn until one makes the session (default: the pending's own).
     Never raises: the document is committed whatever Stripe says, so a failure is an outcome to report.
     """
     url = session_id = None
     error: str | None = None
-    try:
-        with stripe_api(pending.api_key, pending.api_base_url, RUNTIME.services) as api:
-            answer = api.create_checkout_session(pending.form, idempotency_key=pending.idempotency_key)
-        url, session_id = answer.get("url"), answer.get("id")
-        if not isinstance(url, str) or not url or not isinstance(session_id, str):
-            error = "raspunsul nu contine url si id"
-    except (Refused, Unavailable) as exc:
-        error = str(exc)
-    except Exception as exc:  # noqa: BLE001 - the document is committed: never let the answer fail for the link
-        log.exception("checkout for document %s", pending.document_id)
-        error = f"eroare neasteptata ({type(exc).__name__})"
+    for key in keys or [pending.idempotency_key]:
+        url, session_id, error = _ask_stripe(pending, key)
+        if error is None:
+            break
     if error is not None:
         outcome = CheckoutOutcome(
             error=f"Documentul a fost emis, dar linkul de plata Stripe nu a putut fi generat: {error}"
@@ -197,6 +196,22 @@ def complete_checkout(db: Database, pending: PendingCheckout) -> CheckoutOutcome
     except Exception:  # noqa: BLE001 - the answer still reports the document; the log says what was lost
         log.exception("storing the checkout link of document %s", pending.document_id)
     return outcome
+
+
+def _ask_stripe(pending: PendingCheckout, key: str) -> tuple[str | None, str | None, str | None]:
+    """One ``POST /v1/checkout/sessions``: (url, session id, None) or (None, None, why not)."""
+    try:
+        with stripe_api(pending.api_key, pending.api_base_url, RUNTIME.services) as api:
+            answer = api.create_checkout_session(pending.form, idempotency_key=key)
+    except (Refused, Unavailable) as exc:
+        return None, None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - the document is committed: never let the answer fail for the link
+        log.exception("checkout for document %s", pending.document_id)
+        return None, None, f"eroare neasteptata ({type(exc).__name__})"
+    url, session_id = answer.get("url"), answer.get("id")
+    if not isinstance(url, str) or not url or not isinstance(session_id, str):
+        return None, None, "raspunsul nu contine url si id"
+    return url, session_id, None
 
 
 def _store(db: Database, pending: PendingCheckout, outcome: CheckoutOutcome, session_id: str | None) -> None:
@@ -249,7 +264,12 @@ def renew_checkout(db: Database, company_id: int, document_id: int, *, actor: st
 
     For a document whose link could not be made at issue (Stripe was down, say), whose link expired, or
     that was issued without one. A link made less than :data:`LINK_LIFETIME` ago for the same amount is
-    given again rather than a second one. The link charges what is left to pay (:func:`link_due`).
+    given again rather than a second one. The link charges what is left to pay (:func:`link_due`), and the
+    document's links that could still be paid are expired at Stripe first, so that only one can be (a link
+    already paid refuses: its payment is on its way).
+
+    When no link was ever made, the key of the attempt at issue is tried first: had Stripe made that
+    session and its answer been lost, the same session comes back instead of a second one.
     Refusals are :class:`DomainError`; a Stripe failure is an outcome with ``error`` (and a
     ``checkout_failed`` event), as at issue.
     """
@@ -262,16 +282,37 @@ def renew_checkout(db: Database, company_id: int, document_id: int, *, actor: st
         due, refusal = link_due(session, document)
         if refusal is not None:
             raise DomainError(refusal)
-        last = session.scalar(select(BridgeCheckout).where(BridgeCheckout.document_id == document.id)
-                              .order_by(BridgeCheckout.id.desc()).limit(1))
-        if last is not None and last.amount == due and not link_expired(last, now):
-            return CheckoutOutcome(url=last.url)
-        attempts = (session.scalar(select(func.count()).select_from(BridgeCheckout)
-                                   .where(BridgeCheckout.document_id == document.id)) or 0) + (
-            session.scalar(select(func.count()).select_from(Event).where(
-                Event.entity == "document", Event.entity_id == document.id, Event.action == "checkout_failed")) or 0)
-        pending = replace(defer_checkout(session, company, document, amount=due, attempt=attempts), actor=actor)
-    return complete_checkout(db, pending)
+        links = list(session.scalars(select(BridgeCheckout).where(BridgeCheckout.document_id == document.id)
+                                     .order_by(BridgeCheckout.id.desc())))
+        if links and links[0].amount == due and not link_expired(links[0], now):
+            return CheckoutOutcome(url=links[0].url)
+        payable = [link.session_id for link in links if not link_expired(link, now)]
+        failures = session.scalar(select(func.count()).select_from(Event).where(
+            Event.entity == "document", Event.entity_id == document.id, Event.action == "checkout_failed")) or 0
+        pending = replace(defer_checkout(session, company, document, amount=due, attempt=len(links) + failures),
+                          actor=actor)
+        first = checkout_key(company, document)
+    _retire(pending, payable)
+    keys = [first, pending.idempotency_key] if not links and failures else [pending.idempotency_key]
+    return complete_checkout(db, pending, keys=keys)
+
+
+def _retire(pending: PendingCheckout, session_ids: list[str]) -> None:
+    """Expire the document's sessions that could still be paid (raises :class:`DomainError` when one was
+    paid, or when Stripe cannot be asked: nothing is made then)."""
+    if not session_ids:
+        return
+    try:
+        with stripe_api(pending.api_key, pending.api_base_url, RUNTIME.services) as api:
+            for session_id in session_ids:
+                status = api.checkout_session(session_id).get("status")
+                if status == "complete":
+                    raise DomainError("Linkul de plata anterior a fost deja platit; plata se inregistreaza pe "
+                                      "document cand sosesc evenimentele Stripe.")
+                if status == "open":
+                    api.expire_checkout_session(session_id)
+    except (Refused, Unavailable) as exc:
+        raise DomainError(f"Linkul de plata anterior nu a putut fi inchis la Stripe: {exc}") from exc
 
 
 __all__ = [

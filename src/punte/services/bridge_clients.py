@@ -105,6 +105,18 @@ class StripeApi:
             raise Unavailable(f"Stripe Checkout: {type(exc).__name__}: {exc}") from exc
         return _check(response, "Stripe Checkout")
 
+    def checkout_session(self, session_id: str) -> dict[str, Any]:
+        """``GET /v1/checkout/sessions/{id}``: its ``status`` is open, complete or expired."""
+        return self._get(f"/v1/checkout/sessions/{session_id}", [], "Stripe Checkout")
+
+    def expire_checkout_session(self, session_id: str) -> dict[str, Any]:
+        """``POST /v1/checkout/sessions/{id}/expire``: an open session can no longer be paid."""
+        try:
+            response = self._http.post(f"/v1/checkout/sessions/{session_id}/expire")
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"Stripe Checkout: {type(exc).__name__}: {exc}") from exc
+        return _check(response, "Stripe Checkout")
+
 
 class PayPalApi:
     """PayPal's REST API with client credentials (``client_id:secret``): fetching an order."""
