@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from decimal import Decimal
 from pathlib import Path
@@ -195,39 +196,47 @@ class SlowStripe:
         self.server.server_close()
 
 
-def test_a_slow_stripe_does_not_hold_up_other_issuers(client: Any, db: Database, settings: Settings,
-                                                      account: Account) -> None:
-    """While Stripe makes one document's link, another issuer (another API process, the bridge's worker)
-    numbers its invoice at once: the series lock (on SQLite the database's write lock) is not held."""
+@contextmanager
+def _stripe_holding_a_link(client: Any, db: Database, settings: Settings, account: Account) -> Iterator[list[Any]]:
+    """An invoice asked with "Generate URL" whose Stripe call hangs (at most 8 s) while the block runs; the
+    block measures what else still works meanwhile. Yields the list that gets that invoice's answer."""
     fake = SlowStripe()
-    release = threading.Timer(8, fake.gate.set)  # without the fix the other issuer waits for this
+    release = threading.Timer(8, fake.gate.set)  # were anything waiting for the link, it would wait for this
+    answers: list[Any] = []
     try:
         setup_bridge(db, settings, api_key=API_KEY, api_base_url=fake.url)
-        answers: list[Any] = []
         linked = threading.Thread(target=lambda: answers.append(client.post(
             f"{API}/invoice", json=request(paymentUrl="Generate URL"), headers=account.headers)))
         linked.start()
         assert fake.arrived.wait(20), "the link was never asked of Stripe"
         release.start()
+        yield answers
+        fake.gate.set()
+        linked.join(30)
+    finally:
+        release.cancel()
+        fake.close()
+    (answer,) = answers
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["number"] == "0001"
+    assert answer.json()["url"] == "https://checkout.stripe.com/c/pay/cs_test_slow"
+
+
+def test_a_slow_stripe_does_not_hold_up_other_issuers(client: Any, db: Database, settings: Settings,
+                                                      account: Account) -> None:
+    """While Stripe makes one document's link, another issuer (another API process, the bridge's worker)
+    numbers its invoice at once: the series lock (on SQLite the database's write lock) is not held."""
+    with _stripe_holding_a_link(client, db, settings, account) as answers:
         started = time.monotonic()
         with db.session(write=True) as s:
             other = create_document(s, get_company(s, account.cif), InvoiceRequest.model_validate(request()),
                                     kind="invoice", actor="another-issuer").document
             number = other.number_text
         waited = time.monotonic() - started
-        fake.gate.set()
-        linked.join(30)
-    finally:
-        release.cancel()
-        fake.close()
     assert number == "0002" and waited < 4, f"the other issuer waited {waited:.1f} s"
-    (answer,) = answers
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["number"] == "0001"
-    assert answer.json()["url"] == "https://checkout.stripe.com/c/pay/cs_test_slow"
     with db.session() as s:
         first = s.scalar(select(Document).where(Document.number_text == "0001"))
-        assert first.details["paymentUrl"] == answer.json()["url"]
+        assert first.details["paymentUrl"] == answers[0].json()["url"]
 
 
 def test_a_replay_after_a_stripe_failure_says_why_and_other_kept_answers_stay(
@@ -254,30 +263,13 @@ def test_a_replay_after_a_stripe_failure_says_why_and_other_kept_answers_stay(
 def test_a_slow_stripe_does_not_stall_the_api(client: Any, db: Database, settings: Settings,
                                               account: Account) -> None:
     """The link is made in the thread pool after the commit: meanwhile the same app answers other calls."""
-    fake = SlowStripe()
-    release = threading.Timer(8, fake.gate.set)  # were the event loop blocked, the calls below would wait for this
-    try:
-        setup_bridge(db, settings, api_key=API_KEY, api_base_url=fake.url)
-        answers: list[Any] = []
-        linked = threading.Thread(target=lambda: answers.append(client.post(
-            f"{API}/invoice", json=request(paymentUrl="Generate URL"), headers=account.headers)))
-        linked.start()
-        assert fake.arrived.wait(20), "the link was never asked of Stripe"
-        release.start()
+    with _stripe_holding_a_link(client, db, settings, account):
         started = time.monotonic()
         series = client.get(f"{API}/series", params={"cif": account.cif}, headers=account.headers)
         other = client.post(f"{API}/invoice", json=request(), headers=account.headers)
         waited = time.monotonic() - started
-        fake.gate.set()
-        linked.join(30)
-    finally:
-        release.cancel()
-        fake.close()
     assert series.status_code == 200 and other.json()["number"] == "0002", other.text
     assert waited < 4, f"the other calls waited {waited:.1f} s"
-    (answer,) = answers
-    assert answer.json()["number"] == "0001"
-    assert answer.json()["url"] == "https://checkout.stripe.com/c/pay/cs_test_slow"
 
 
 def test_a_recurring_invoice_cannot_ask_for_a_checkout_link(client: Any, db: Database, settings: Settings,

@@ -24,7 +24,6 @@ from sqlalchemy.exc import OperationalError
 from punte.cli import _settle_heap
 from punte.config import Settings
 from punte.services import bridge
-from punte.services.bridge_config import BridgeSettings, configure
 from punte.services.companies import get_company
 from punte.store.db import Database, make_engine
 from punte.store.journal import Delivery
@@ -34,7 +33,8 @@ from punte.worker import queue
 from punte.worker.runner import Worker
 from tests.conftest import Account
 
-from .bridge_support import SECRET, body_of, checkout_session, event, stripe_headers
+from .bridge_support import body_of, checkout_session, event, stripe_headers
+from .test_bridge_stripe import setup_bridge
 
 CIF = "18547290"
 URL = f"/webhooks/stripe/{CIF}"
@@ -127,9 +127,7 @@ def test_commits_leave_the_wal_to_a_background_checkpoint_that_keeps_it_small(tm
 
 @pytest.fixture
 def stripe_bridge(db: Database, settings: Settings, account: Account) -> Account:
-    with db.session(write=True) as session:
-        configure(session, get_company(session, CIF), "stripe", BridgeSettings(webhook_secret=SECRET, settle_seconds=0),
-                  secret_key=settings.resolved_secret_key(), actor="test")
+    setup_bridge(db, settings)
     return account
 
 

@@ -17,14 +17,13 @@ from typing import Any
 import pytest
 
 from punte.config import Settings
-from punte.services.bridge_config import BridgeSettings, configure
-from punte.services.companies import get_company
 from punte.store.db import Database
 from punte.worker import queue
 from punte.worker.runner import HANDLERS, Worker, Yielding, ingress_age, ingress_path, note_ingress
 from tests.conftest import Account
 
-from .bridge_support import SECRET, body_of, checkout_session, event, stripe_headers
+from .bridge_support import body_of, checkout_session, event, stripe_headers
+from .test_bridge_stripe import setup_bridge
 
 CIF = "18547290"
 URL = f"/webhooks/stripe/{CIF}"
@@ -167,9 +166,7 @@ def test_settings_give_the_knobs_and_the_file_in_the_data_dir(settings: Settings
 
 @pytest.fixture
 def stripe_bridge(db: Database, settings: Settings, account: Account) -> Account:
-    with db.session(write=True) as session:
-        configure(session, get_company(session, CIF), "stripe", BridgeSettings(webhook_secret=SECRET, settle_seconds=0),
-                  secret_key=settings.resolved_secret_key(), actor="test")
+    setup_bridge(db, settings)
     return account
 
 
