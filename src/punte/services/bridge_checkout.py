@@ -254,8 +254,7 @@ def link_due(session: Session, document: Document) -> tuple[Decimal, str | None]
 
 
 def link_expired(link: BridgeCheckout, now: datetime) -> bool:
-    created = link.created_at if link.created_at.tzinfo is not None else link.created_at.replace(tzinfo=UTC)
-    return created <= now - LINK_LIFETIME
+    return link.created_at <= now - LINK_LIFETIME
 
 
 def renew_checkout(db: Database, company_id: int, document_id: int, *, actor: str,

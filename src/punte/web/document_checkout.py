@@ -49,14 +49,10 @@ def panel(session: Session, doc: Document) -> CheckoutPanel | None:
     now = datetime.now(UTC)
     links = [LinkRow(r.url, r.amount, r.currency, r.created_at, link_expired(r, now)) for r in rows]
     failure = None
-    if failed is not None and (not rows or _aware(failed.at) > _aware(rows[0].created_at)):
+    if failed is not None and (not rows or failed.at > rows[0].created_at):
         failure = str((failed.data or {}).get("reason") or "")
     due, refusal = link_due(session, doc)
     return CheckoutPanel(links=links, failure=failure, can_make=configured and refusal is None, due=due)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 __all__ = ["CheckoutPanel", "LinkRow", "panel"]
