@@ -254,19 +254,12 @@ def main() -> None:
     ap.add_argument("--no-burst", action="store_true", help="only the latency run")
     ap.add_argument("--worker-nice", type=int, default=0,
                     help="start the separate worker at this lower CPU priority (nice), as a deployment would")
-    ap.add_argument("--yield-window", type=float, default=None, metavar="MS",
-                    help="PUNTE_WORKER_YIELD_WINDOW_MS for the worker (0: the worker never yields to acks)")
-    ap.add_argument("--yield-pause", type=float, default=None, metavar="MS", help="PUNTE_WORKER_YIELD_PAUSE_MS")
-    ap.add_argument("--yield-max", type=float, default=None, metavar="MS", help="PUNTE_WORKER_YIELD_MAX_MS")
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="punte-bench-"))
     env = {**os.environ, "PUNTE_DATA_DIR": str(data), "PUNTE_SECRET_KEY": "bench", "PUNTE_EMBEDDED_WORKER": "false",
            "PUNTE_CONFIG": str(data / "none.toml")}
-    for name, value in (("WINDOW", args.yield_window), ("PAUSE", args.yield_pause), ("MAX", args.yield_max)):
-        if value is not None:
-            env[f"PUNTE_WORKER_YIELD_{name}_MS"] = str(value)
     schema = None
     if args.db == "postgres":
         schema = f"punte_bench_{uuid.uuid4().hex[:8]}"
@@ -297,13 +290,6 @@ def main() -> None:
         ("embedded worker thread" if args.thread else "serve's worker process") if args.embedded else "separate worker")
     if worker is not None and args.worker_nice:
         state += f" (nice {args.worker_nice})"
-    if not args.no_worker:
-        from punte.config import Settings
-
-        defaults = {k: Settings.model_fields[f"worker_yield_{k}_ms"].default for k in ("window", "pause", "max")}
-        knobs = {k: env.get(f"PUNTE_WORKER_YIELD_{k.upper()}_MS", f"{v:g}") for k, v in defaults.items()}
-        state += ", yielding to acks " + ("off" if float(knobs["window"]) == 0 else
-                                          " ".join(f"{k}={v}ms" for k, v in knobs.items()))
     engine = sa.create_engine(url)
     try:
         for _ in range(300):

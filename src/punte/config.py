@@ -74,16 +74,6 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=1.0, description="How often an idle worker looks for due jobs (it is woken at once for new ones)."
     )
-    worker_yield_window_ms: float = Field(
-        default=0.0,
-        description="A running worker pauses between jobs while webhooks were acknowledged this recently "
-        "(0, the default: never; with acknowledgements in the journal and the worker in its own process it "
-        "measured no gain and slowed processing).",
-    )
-    worker_yield_pause_ms: float = Field(default=10.0, description="How long each such pause lasts.")
-    worker_yield_max_ms: float = Field(
-        default=100.0, description="The longest a worker pauses in a row before it runs one job anyway."
-    )
     anaf_sandbox_enabled: bool = Field(
         default=True, description="Serve the offline ANAF sandbox under /anaf-sandbox (the embedded default's ANAF)."
     )

@@ -208,7 +208,7 @@ def test_a_child_reads_the_same_settings_from_the_environment_it_is_given(
 
     settings = Settings(data_dir=tmp_path / "data", anaf_client_id="app-1", public_url="https://punte.example.ro",
                         rate_limit_calls=7, anaf_read_timeout=12.5,
-                        worker_yield_max_ms=42.5, anaf_sandbox_enabled=False)
+                        worker_poll_seconds=42.5, anaf_sandbox_enabled=False)
     env = settings.as_environment()
     assert env["PUNTE_DATABASE_URL"] == f"sqlite:///{(tmp_path / 'data' / 'punte.db').resolve()}"
     assert env["PUNTE_SECRET_KEY"] == (tmp_path / "data" / "secret.key").read_text().strip()

@@ -19,7 +19,6 @@ from punte.crypto import SecretBox
 from punte.providers.base import InvalidDelivery
 from punte.services import bridge
 from punte.services.bridge_checkout import configure_runtime
-from punte.worker.runner import ingress_path
 
 log = logging.getLogger("punte.webhooks")
 
@@ -41,7 +40,7 @@ async def receive_webhook(provider: str, cif: str, request: Request) -> JSONResp
     try:
         receipt = await run_in_threadpool(
             bridge.receive, state.db, state.bridge_box, provider, cif, body, request.headers,
-            services=state.worker_services, ingress=state.ingress_file,
+            services=state.worker_services,
         )
     except bridge.UnknownBridge:
         return JSONResponse({"error": "Nu exista o punte de plati activa la aceasta adresa."}, status_code=404)
@@ -55,10 +54,6 @@ async def receive_webhook(provider: str, cif: str, request: Request) -> JSONResp
 def install(app: FastAPI) -> None:
     """Mount the webhook routes and give the bridge what it needs from the running app."""
     app.state.bridge_box = SecretBox(app.state.secret_key)
-    settings = app.state.settings
-    # running workers yield to acknowledgements only when configured to (PUNTE_WORKER_YIELD_WINDOW_MS > 0);
-    # otherwise no acknowledgement touches the file
-    app.state.ingress_file = ingress_path(settings) if settings.worker_yield_window_ms > 0 else None
     configure_runtime(app.state.secret_key, app.state.settings.public_url, app.state.worker_services)
     app.include_router(router)
 

@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -59,7 +58,6 @@ from punte.store.models_bridge import (
     BridgeStorno,
 )
 from punte.worker import queue
-from punte.worker.runner import note_ingress
 
 from . import events
 from .bridge_config import VERIFICATIONS, decrypted
@@ -100,15 +98,9 @@ class Receipt:
 
 def receive(
     db: Database, box: SecretBox, provider_name: str, cif: str, body: bytes, headers: Mapping[str, str], *,
-    now: float | None = None, services: Mapping[str, Any] | None = None, ingress: Path | None = None,
+    now: float | None = None, services: Mapping[str, Any] | None = None,
 ) -> Receipt:
-    """Verify and store one delivery (raises :class:`InvalidDelivery` or :class:`UnknownBridge`).
-
-    A verified delivery first tells the running workers that acknowledgements are arriving, so that they
-    leave the CPU to them for a while (``ingress``: the installation's ``bridge-ingress`` file, seen by a
-    separate ``punte worker``; see :func:`punte.worker.runner.note_ingress`). Only verified ones: forged
-    deliveries must not be able to slow the processing down.
-    """
+    """Verify and store one delivery (raises :class:`InvalidDelivery` or :class:`UnknownBridge`)."""
     provider = PROVIDERS.get(provider_name)
     if provider is None:
         raise UnknownBridge(provider_name)
@@ -122,7 +114,6 @@ def receive(
         now=stamp, options=found.options, fetch=services.get("paypal_cert_fetch") or _certificates().fetch,
         trust_roots=services.get("paypal_trust_roots"),
     ))
-    note_ingress(ingress)
     envelope = provider.envelope(body, lowered)
     try:
         text = body.decode("utf-8")

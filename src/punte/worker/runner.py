@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from punte.config import Settings
@@ -101,86 +100,6 @@ def load_handlers() -> None:
         importlib.import_module(name)
 
 
-# ----- ingress back-pressure ---------------------------------------------------------------------------------
-
-#: File whose modification time tells a worker in another process that webhooks are being acknowledged.
-INGRESS_FILE = "bridge-ingress"
-#: The file is touched at most this often (seconds); a reader allows for that much extra age.
-INGRESS_TOUCH_EVERY = 0.01
-
-_last_ingress = 0.0  # time.monotonic() of the last acknowledgement in this process
-_last_touch = 0.0
-_untouchable: set[Path] = set()  # files that could not be touched (warned about once)
-
-
-def ingress_path(settings: Settings) -> Path:
-    """Where the API and the workers of one installation meet: ``<data_dir>/bridge-ingress``."""
-    return settings.data_dir / INGRESS_FILE
-
-
-def note_ingress(path: Path | None) -> None:
-    """Record that a time-critical request (a webhook's acknowledgement) was just served.
-
-    In the process a module-level clock reading is enough (the embedded worker reads it). A separate
-    ``punte worker`` cannot see that, nor should it query the database for it, so ``path``'s modification
-    time is set too, at most every :data:`INGRESS_TOUCH_EVERY`: one ``utime`` call, the same for SQLite and
-    PostgreSQL. A worker on another machine does not see the file, and does not share the CPU either.
-    """
-    global _last_ingress, _last_touch
-    now = time.monotonic()
-    _last_ingress = now
-    if path is None or now - _last_touch < INGRESS_TOUCH_EVERY or path in _untouchable:
-        return
-    _last_touch = now
-    try:
-        os.utime(path)
-    except FileNotFoundError:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
-        except OSError as exc:
-            _untouchable.add(path)
-            log.warning("cannot create %s (workers apart will not yield to webhooks): %s", path, exc)
-    except OSError as exc:
-        _untouchable.add(path)
-        log.warning("cannot touch %s (workers apart will not yield to webhooks): %s", path, exc)
-
-
-def ingress_age(path: Path | None) -> float:
-    """Seconds since the last acknowledgement seen in this process or, through ``path``, in another one."""
-    age = time.monotonic() - _last_ingress
-    if path is not None:
-        try:
-            age = min(age, max(0.0, time.time() - os.stat(path).st_mtime - INGRESS_TOUCH_EVERY))
-        except OSError:
-            pass
-    return age
-
-
-@dataclass(frozen=True)
-class Yielding:
-    """How a running worker gives the CPU to webhook acknowledgements during a burst of them.
-
-    While acknowledgements came within the last ``window`` seconds, the worker sleeps ``pause`` before
-    its next job, again and again, but never more than ``longest`` seconds in a row: then it runs one
-    job anyway, so processing always advances. ``window`` 0 turns it off.
-    """
-
-    window: float
-    pause: float
-    longest: float
-    path: Path | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Yielding:
-        return cls(settings.worker_yield_window_ms / 1000, settings.worker_yield_pause_ms / 1000,
-                   settings.worker_yield_max_ms / 1000, ingress_path(settings))
-
-    @property
-    def enabled(self) -> bool:
-        return self.window > 0 and self.pause > 0 and self.longest > 0
-
-
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -200,7 +119,6 @@ class Worker:
         lease_seconds: int = 300,
         services: dict[str, Any] | None = None,
         run_periodic: bool = True,
-        yielding: Yielding | None = None,
     ) -> None:
         load_handlers()
         self.db = db
@@ -212,8 +130,6 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.services = services or {}
         self.run_periodic = run_periodic
-        self.yielding = yielding if yielding is not None else Yielding.from_settings(settings)
-        self.paused = 0.0  # seconds spent yielding to acknowledgements, in all
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_periodic: dict[str, float] = {}
@@ -234,15 +150,10 @@ class Worker:
         queue.complete(self.db, job, self.worker_id)
         return "done"
 
-    def run_once(self, *, yield_to_ingress: bool = False) -> int:
-        """Run every job due now (and the periodic tasks due); returns how many jobs ran.
-
-        ``yield_to_ingress`` (the running worker's loop) pauses before each job while webhooks are being
-        acknowledged (:class:`Yielding`); tests and ``--once`` run flat out.
-        """
+    def run_once(self) -> int:
+        """Run every job due now (and the periodic tasks due); returns how many jobs ran."""
         self.tick_periodic()
         self.take_in()
-        pausing = yield_to_ingress and self.yielding.enabled
         ran = 0
         started = queue.now()  # a job retried during this pass waits for the next one
         while not self._stop.is_set():
@@ -253,8 +164,6 @@ class Worker:
             if not jobs:
                 break
             for job in jobs:
-                if pausing:
-                    self.yield_to_ingress()
                 self.run_job(job)
                 ran += 1
         return ran
@@ -268,22 +177,6 @@ class Worker:
             except Exception:  # noqa: BLE001 - e.g. the database busy past its timeout
                 log.exception("intake %s failed", name)
         return made
-
-    def yield_to_ingress(self) -> float:
-        """Sleep while acknowledgements are arriving, at most ``longest`` in a row; returns the time slept.
-
-        Issuing an invoice takes ~15 ms of CPU, an acknowledgement ~3 ms that a provider is waiting for;
-        on a machine with few cores the worker running flat out beside the API is what made the
-        acknowledgements' tail, so the worker, whose work can wait, steps aside.
-        """
-        y = self.yielding
-        start = time.monotonic()
-        slept = 0.0
-        while slept + y.pause <= y.longest + 1e-9 and not self._stop.is_set() and ingress_age(y.path) < y.window:
-            self._stop.wait(y.pause)
-            slept = time.monotonic() - start
-        self.paused += slept
-        return slept
 
     def run_until_idle(self, timeout: float = 30.0) -> int:
         """Run until no job is due (tests, CLI ``--once``). Jobs scheduled for later are left."""
@@ -315,7 +208,7 @@ class Worker:
         log.info("worker %s started", self.worker_id)
         while not self._stop.is_set():
             try:
-                ran = self.run_once(yield_to_ingress=True)
+                ran = self.run_once()
             except Exception:  # noqa: BLE001 - database hiccups: wait and go on
                 log.exception("worker pass failed")
                 ran = 0
@@ -336,5 +229,5 @@ class Worker:
             self._thread.join(timeout)
 
 
-__all__ = ["HANDLERS", "HANDLER_MODULES", "INTAKE", "PERIODIC", "JobContext", "Retry", "Worker", "Yielding", "handler",
-           "ingress_age", "ingress_path", "intake", "note_ingress", "periodic"]
+__all__ = ["HANDLERS", "HANDLER_MODULES", "INTAKE", "PERIODIC", "JobContext", "Retry", "Worker", "handler", "intake",
+           "periodic"]
