@@ -93,7 +93,6 @@ class Receipt:
     event_id: str
     event_type: str
     stored: bool
-    inbox_id: int | None  # None for a repeat, and on SQLite, where the inbox row is made by the worker
 
 
 def receive(
@@ -120,21 +119,16 @@ def receive(
     except UnicodeDecodeError as exc:
         raise InvalidDelivery("corpul cererii nu este UTF-8") from exc
     kept = {h: lowered[h] for h in provider.kept_headers if h in lowered}
+    delivery = Delivery(found.company_id, provider_name, envelope.event_id, envelope.event_type, text, kept,
+                        _now())
     if db.journal is not None:
-        stored = _journal(db, db.journal, Delivery(found.company_id, provider_name, envelope.event_id,
-                                                   envelope.event_type[:100], text, kept, _now()))
-        inbox_id = None
+        stored = _journal(db, db.journal, delivery)
     else:
         with db.session(write=True) as session:
-            inbox_id = _insert_inbox(session, found.company_id, provider_name, envelope.event_id,
-                                     envelope.event_type, text, kept, _now())
-            if inbox_id is not None:
-                _insert_job(session, found.company_id, inbox_id,
-                            f"{provider_name}:{found.company_id}:{envelope.event_id}")
-        stored = inbox_id is not None
+            stored = _into_inbox(session, delivery)
     if stored:
         queue.WAKE.set()  # an in-process worker starts at once
-    return Receipt(envelope.event_id, envelope.event_type, stored, inbox_id)
+    return Receipt(envelope.event_id, envelope.event_type, stored)
 
 
 def _journal(db: Database, journal: AckJournal, delivery: Delivery) -> bool:
@@ -161,12 +155,7 @@ def drain_journal(db: Database, *, batch: int = 200) -> int:
         if not deliveries:
             return moved
         with db.session(write=True) as session:
-            for d in deliveries:
-                inbox_id = _insert_inbox(session, d.company_id, d.provider, d.event_id, d.event_type, d.body,
-                                         d.headers, d.received_at)
-                if inbox_id is not None:
-                    _insert_job(session, d.company_id, inbox_id, f"{d.provider}:{d.company_id}:{d.event_id}")
-                    moved += 1
+            moved += sum(_into_inbox(session, d) for d in deliveries)
         journal.remove([d.id for d in deliveries if d.id is not None])
         journal.checkpoint()
         if len(deliveries) < batch:
@@ -207,6 +196,17 @@ def _statements(session: Session) -> tuple[Any, Any]:
         )
         _STATEMENTS[dialect] = found
     return found
+
+
+def _into_inbox(session: Session, d: Delivery) -> bool:
+    """The delivery's inbox row and its ``bridge.process`` job, in the caller's transaction; False for a
+    repeat (nothing written)."""
+    inbox_id = _insert_inbox(session, d.company_id, d.provider, d.event_id, d.event_type, d.body, d.headers,
+                             d.received_at)
+    if inbox_id is None:
+        return False
+    _insert_job(session, d.company_id, inbox_id, f"{d.provider}:{d.company_id}:{d.event_id}")
+    return True
 
 
 def _insert_job(session: Session, company_id: int, inbox_id: int, key: str) -> None:
